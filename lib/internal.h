@@ -1,0 +1,122 @@
+/*
+ * internal.h - what the portable core shares between its files.
+ */
+#ifndef DIPC_INTERNAL_H
+#define DIPC_INTERNAL_H
+
+#include "config.h"
+#include <dragonipc.h>
+#include "platform.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define DIPC_CACHELINE 64
+#define DIPC_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((uint64_t)(a) - 1))
+
+#define DIPC_UNUSED __attribute__((unused))
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#if defined(__x86_64__) || defined(__i386__)
+# define dipc_cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+# define dipc_cpu_relax() __asm__ __volatile__("yield" ::: "memory")
+#else
+# define dipc_cpu_relax() atomic_signal_fence(memory_order_seq_cst)
+#endif
+
+/* Segment name prefixes, one per kind, so the tool can list them. */
+#define DIPC_SEG_POOL   "dipc.p."
+#define DIPC_SEG_STREAM "dipc.s."
+
+/* How long a sleeper sleeps at most before it checks that the process it
+ * waits on is still alive. */
+#define DIPC_LIVENESS_NS (100 * 1000 * 1000ull)
+
+/* Spins before an adaptive wait goes to sleep. */
+#define DIPC_SPIN_LIMIT 4000
+
+/* Validate a user-supplied name; builds "<prefix><name>" into out. */
+int dipc_name_build(const char *prefix, const char *name, char *out, size_t outlen);
+
+/* Deadlines: a timeout in the API convention turned into an absolute
+ * monotonic time (UINT64_MAX: never; 0: try once). */
+static inline uint64_t dipc_deadline(int64_t timeout_ns)
+{
+	if (timeout_ns == DIPC_WAIT_FOREVER)
+		return UINT64_MAX;
+	if (timeout_ns == DIPC_TRY_ONCE)
+		return 0;
+	return dipc_os_now_ns() + (uint64_t)timeout_ns;
+}
+
+/* Nanoseconds left before deadline, capped at cap; 0 if expired. */
+static inline int64_t dipc_time_left(uint64_t deadline, uint64_t cap)
+{
+	if (deadline == UINT64_MAX)
+		return (int64_t)cap;
+	uint64_t now = dipc_os_now_ns();
+	if (now >= deadline)
+		return 0;
+	uint64_t left = deadline - now;
+	return (int64_t)(left < cap ? left : cap);
+}
+
+static inline bool dipc_timeout_valid(int64_t t)
+{
+	return t >= DIPC_WAIT_FOREVER;
+}
+
+/* Logging (lib/log.c). */
+void dipc_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+extern atomic_int dipc_log_level_;
+#define DIPC_LOG(level, ...) do { \
+	if (unlikely(atomic_load_explicit(&dipc_log_level_, memory_order_relaxed) >= (level))) \
+		dipc_log((level), __VA_ARGS__); \
+} while (0)
+
+/* A process-local lock usable before any initialisation. */
+typedef struct { atomic_int v; } dipc_spinlock;
+#define DIPC_SPINLOCK_INIT { 0 }
+static inline void dipc_spin_lock(dipc_spinlock *l)
+{
+	while (atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
+		dipc_os_yield();
+}
+static inline void dipc_spin_unlock(dipc_spinlock *l)
+{
+	atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+
+/*
+ * Process-shared lock that survives its holder's death.  The word holds
+ * the owner's process id; a waiter that finds the owner dead takes the
+ * lock over and is told so, to repair what the owner left half done.
+ */
+struct dipc_plock {
+	_Atomic uint32_t owner;
+	_Atomic uint32_t sleepers;
+};
+/* Returns 0, or 1 if the lock was taken from a dead owner. */
+int dipc_plock_acquire(const struct dipc_os_shm *seg, struct dipc_plock *l);
+void dipc_plock_release(const struct dipc_os_shm *seg, struct dipc_plock *l);
+
+/* Descriptor encoding helpers (little-endian, fixed width). */
+static inline void dipc_put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline uint64_t dipc_get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+#endif

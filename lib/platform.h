@@ -1,0 +1,80 @@
+/*
+ * platform.h - the small interface lib/posix and lib/win32 implement.
+ * Everything else in lib/ is written once against it.
+ */
+#ifndef DIPC_PLATFORM_H
+#define DIPC_PLATFORM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A mapped named segment.  name is the platform-neutral name the caller
+ * gave (for example "dipc.p.mypool"); the layer adds its own prefix. */
+struct dipc_os_shm {
+	void *addr;
+	size_t size;
+	intptr_t handle;        /* fd or HANDLE; -1 when none */
+	char name[96];
+};
+
+/* Create and map a new segment of exactly size bytes, zero-filled.
+ * DIPC_EEXIST if the name exists, DIPC_EPERM if refused. */
+int dipc_os_shm_create(const char *name, size_t size, unsigned mode,
+		       struct dipc_os_shm *out);
+
+/* Map an existing segment whole.  DIPC_ENOENT if there is none. */
+int dipc_os_shm_open(const char *name, struct dipc_os_shm *out);
+
+/* Unmap and release the handle.  Never fails on a valid shm. */
+void dipc_os_shm_close(struct dipc_os_shm *shm);
+
+/* Remove the name; mappings stay valid.  DIPC_ENOENT if there is none. */
+int dipc_os_shm_unlink(const char *name);
+
+/* Call fn(name, arg) for every segment of ours on this machine whose
+ * name starts with prefix; used by the command-line tool. */
+int dipc_os_shm_list(const char *prefix, void (*fn)(const char *name, void *arg),
+		     void *arg);
+
+/* Sleep while *word == expected, at most timeout_ns (-1: no limit).
+ * Returns 0 when woken or the value differs, DIPC_ETIMEDOUT on expiry.
+ * Spurious returns are allowed; callers re-check.  seg is the segment
+ * holding word (Windows names its kernel objects after it). */
+int dipc_os_wait(const struct dipc_os_shm *seg, _Atomic uint32_t *word,
+		 uint32_t expected, int64_t timeout_ns);
+
+/* Wake every sleeper on word. */
+void dipc_os_wake(const struct dipc_os_shm *seg, _Atomic uint32_t *word);
+
+/* Monotonic time in nanoseconds. */
+uint64_t dipc_os_now_ns(void);
+
+/* Sleep for about ns nanoseconds. */
+void dipc_os_sleep_ns(uint64_t ns);
+
+/* Give the processor to another thread. */
+void dipc_os_yield(void);
+
+/* This process's id (never 0). */
+uint32_t dipc_os_pid(void);
+
+/* 1 if a process with this id exists, 0 if not. */
+int dipc_os_pid_alive(uint32_t pid);
+
+/* A number that differs between machines and between boots of one. */
+uint64_t dipc_os_host_id(void);
+
+/* Threads and process-local locks. */
+typedef struct dipc_os_thread dipc_os_thread;
+int dipc_os_thread_start(dipc_os_thread **t, void *(*fn)(void *), void *arg);
+int dipc_os_thread_join(dipc_os_thread *t);
+int dipc_os_thread_is_self(const dipc_os_thread *t);
+
+typedef struct dipc_os_mutex dipc_os_mutex;
+int dipc_os_mutex_new(dipc_os_mutex **m);
+void dipc_os_mutex_free(dipc_os_mutex *m);
+void dipc_os_mutex_lock(dipc_os_mutex *m);
+void dipc_os_mutex_unlock(dipc_os_mutex *m);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * posix/sys.c - waiting on shared words, time, processes and threads.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef __linux__
+# include <linux/futex.h>
+# include <sys/syscall.h>
+#endif
+
+int dipc_os_wait(const struct dipc_os_shm *seg DIPC_UNUSED, _Atomic uint32_t *word,
+		 uint32_t expected, int64_t timeout_ns)
+{
+	struct timespec ts, *tsp = NULL;
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tsp = &ts;
+	}
+	/* Shared futex (no FUTEX_PRIVATE_FLAG): the word lives in memory
+	 * other processes map. */
+	long r = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, tsp,
+			 NULL, 0);
+	if (r == -1 && errno == ETIMEDOUT)
+		return DIPC_ETIMEDOUT;
+	return 0;
+}
+
+void dipc_os_wake(const struct dipc_os_shm *seg DIPC_UNUSED, _Atomic uint32_t *word)
+{
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+uint64_t dipc_os_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void dipc_os_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+void dipc_os_yield(void)
+{
+	sched_yield();
+}
+
+uint32_t dipc_os_pid(void)
+{
+	return (uint32_t)getpid();
+}
+
+int dipc_os_pid_alive(uint32_t pid)
+{
+	if (pid == 0 || pid > INT32_MAX)
+		return 0;
+	if (kill((pid_t)pid, 0) == 0)
+		return 1;
+	/* EPERM: it exists but belongs to someone else. */
+	if (errno == EPERM)
+		return 1;
+#ifdef __linux__
+	return 0;
+#else
+	return errno != ESRCH;
+#endif
+}
+
+static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+uint64_t dipc_os_host_id(void)
+{
+	static _Atomic uint64_t cached;
+	uint64_t h = atomic_load_explicit(&cached, memory_order_relaxed);
+	if (h)
+		return h;
+	h = 1469598103934665603ull;
+	char buf[256];
+	if (gethostname(buf, sizeof(buf) - 1) == 0) {
+		buf[sizeof(buf) - 1] = 0;
+		h = fnv1a(buf, strlen(buf), h);
+	}
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	if (f) {
+		size_t n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		h = fnv1a(buf, n, h);
+	}
+	if (!h)
+		h = 1;
+	atomic_store_explicit(&cached, h, memory_order_relaxed);
+	return h;
+}
+
+struct dipc_os_thread {
+	pthread_t t;
+};
+
+int dipc_os_thread_start(dipc_os_thread **out, void *(*fn)(void *), void *arg)
+{
+	dipc_os_thread *t = malloc(sizeof(*t));
+	if (!t)
+		return DIPC_ENOMEM;
+	/* The listener must not take signals meant for the application. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int e = pthread_create(&t->t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
+		free(t);
+		return e == EAGAIN ? DIPC_ENOMEM : DIPC_ESYS;
+	}
+	*out = t;
+	return 0;
+}
+
+int dipc_os_thread_join(dipc_os_thread *t)
+{
+	int e = pthread_join(t->t, NULL);
+	free(t);
+	return e ? DIPC_ESYS : 0;
+}
+
+int dipc_os_thread_is_self(const dipc_os_thread *t)
+{
+	return pthread_equal(t->t, pthread_self());
+}
+
+struct dipc_os_mutex {
+	pthread_mutex_t m;
+};
+
+int dipc_os_mutex_new(dipc_os_mutex **out)
+{
+	dipc_os_mutex *m = malloc(sizeof(*m));
+	if (!m)
+		return DIPC_ENOMEM;
+	pthread_mutex_init(&m->m, NULL);
+	*out = m;
+	return 0;
+}
+
+void dipc_os_mutex_free(dipc_os_mutex *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_destroy(&m->m);
+	free(m);
+}
+
+void dipc_os_mutex_lock(dipc_os_mutex *m)
+{
+	pthread_mutex_lock(&m->m);
+}
+
+void dipc_os_mutex_unlock(dipc_os_mutex *m)
+{
+	pthread_mutex_unlock(&m->m);
+}
