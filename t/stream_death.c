@@ -222,7 +222,7 @@ static void roles_again(uint64_t seed)
 int main(int argc, char **argv)
 {
 	T_CHILD_DISPATCH(argc, argv);
-	plan(47);
+	plan(45);
 	uint64_t seed = (uint64_t)time(NULL) * 2654435761u;
 	writer_goes("close", seed);
 	writer_goes("die", seed + 1);
