@@ -193,7 +193,7 @@ static bool release_role(dipc_stream *s)
 	struct dipc_stream_shm *h = s->hdr;
 	uint64_t old = atomic_load_explicit(&h->roles, memory_order_acquire);
 	for (;;) {
-		/* Not ours (a forked child closing an inherited handle). */
+		/* Not ours any more. */
 		if (dipc_roles_sealed(old) || dipc_role_get(old, s->role) != s->pid)
 			return false;
 		uint32_t other = dipc_role_get(old, !s->role);
@@ -308,9 +308,17 @@ static bool drop_role(dipc_stream *s)
 	return sealed;
 }
 
-/* Stop the listener, give up the role, unmap.  The handle stays. */
+/* Stop the listener, give up the role, unmap.  The handle stays.  A
+ * handle inherited across fork() belongs to the parent: the child only
+ * unmaps it (the role and the listener thread are the parent's). */
 static void stream_release(dipc_stream *s)
 {
+	if (dipc_os_pid() != s->pid) {
+		dipc_os_shm_close(&s->shm);
+		s->hdr = NULL;
+		s->ring = NULL;
+		return;
+	}
 	dipc_stream_stop_listener_(s);
 	bool sealed = drop_role(s);
 	DIPC_LOG(DIPC_LOG_BASIC, "stream %s: %s closed%s", s->name,
