@@ -129,8 +129,9 @@ static void barrier(int k)
 {
 	atomic_fetch_add(&ctl->barrier[k], 1);
 	while (atomic_load(&ctl->barrier[k]) < nprocs) {
-		if (atomic_load(&ctl->failed))
-			exit(1);
+		int f = atomic_load(&ctl->failed);
+		if (f)
+			exit(f == 2 ? BENCH_SKIP : 1);
 		usleep(50);
 	}
 }
@@ -184,6 +185,11 @@ static void *shared;
 
 static void xcheck(int rc, const char *what)
 {
+	if (rc == BENCH_SKIP) {
+		/* Found out only now (a size the peer's setup cannot take). */
+		atomic_store(&ctl->failed, 2);
+		exit(BENCH_SKIP);
+	}
 	if (rc != 0) {
 		atomic_store(&ctl->failed, 1);
 		bench_die("%s %s failed (%d)", tp->name, what, rc);
@@ -389,6 +395,19 @@ static struct result run_proc(int proc)
 	return r;
 }
 
+/* The parent undoes setup however it leaves, so that no segment, queue
+ * or socket file outlives a failed run. */
+static pid_t parent_pid;
+static bool torn_down;
+
+static void teardown_once(void)
+{
+	if (getpid() != parent_pid || torn_down || !tp)
+		return;
+	torn_down = true;
+	tp->teardown(&cfg, shared);
+}
+
 static const char *test_names[] = { "lat", "thr", "fanin", "memcpy" };
 static const char *wait_names[] = { "spin", "sleep", "default" };
 
@@ -520,8 +539,9 @@ int main(int argc, char **argv)
 		return BENCH_SKIP;
 	if (rc)
 		bench_die("%s setup failed (%d)", tp->name, rc);
+	parent_pid = getpid();
+	atexit(teardown_once);
 	if (tp->max_size && cfg.size > tp->max_size) {
-		tp->teardown(&cfg, shared);
 		fprintf(stderr, "bench: %s takes at most %zu bytes here\n", tp->name, tp->max_size);
 		return BENCH_SKIP;
 	}
@@ -545,7 +565,7 @@ int main(int argc, char **argv)
 		if (waitpid(kids[p], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			bad = 1;
 	}
-	tp->teardown(&cfg, shared);
+	teardown_once();
 	if (bad)
 		bench_die("a child process failed");
 

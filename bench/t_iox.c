@@ -101,6 +101,15 @@ static int iopen_tx(const struct bench_cfg *cfg, void *shared, int link, int idx
 	o.subscriberTooSlowPolicy = ConsumerTooSlowPolicy_WAIT_FOR_CONSUMER;
 	ep->pub = iox_pub_init(&ep->pst, "bench", s->instance, ev, &o);
 	ep->size = cfg->size;
+	/* A RouDi without a mempool this large cannot run the case. */
+	void *probe;
+	enum iox_AllocationResult ar = iox_pub_loan_chunk(ep->pub, &probe, (uint32_t)cfg->size);
+	if (ar != AllocationResult_SUCCESS) {
+		fprintf(stderr, "bench: iceoryx has no chunk of %zu bytes (error %d; see "
+			"bench/roudi.toml)\n", cfg->size, (int)ar);
+		return BENCH_SKIP;
+	}
+	iox_pub_release_chunk(ep->pub, probe);
 	/* Matching goes through RouDi: wait until the subscriber is there. */
 	double t0 = bench_now();
 	while (!iox_pub_has_subscribers(ep->pub)) {
