@@ -86,6 +86,18 @@ void bench_shared_free(void *p, size_t size);
 double bench_now(void);
 void bench_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* A zeroed buffer aligned to a cache line (glibc's memcpy can be many
+ * times slower between buffers misaligned to each other). */
+void *bench_alloc(size_t size);
+
+/* Byte-stream transports frame a message as a length word and the
+ * payload; from 1 KiB on the header takes a whole cache line so that the
+ * payload stays aligned in the stream. */
+static inline size_t bench_frame_hdr(size_t payload)
+{
+	return payload >= 1024 ? 64 : 8;
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 # define bench_relax() __builtin_ia32_pause()
 #elif defined(__aarch64__)

@@ -343,6 +343,8 @@ def run_all(args):
         roudi.stop()
     details["load_after"] = load_avg()
     details["elapsed_s"] = round(time.time() - t0)
+    details.update(rounds=args.rounds, duration=args.duration, producers=args.producers,
+                   cmdline=args.cmdline)
     return runner, details
 
 
@@ -602,12 +604,12 @@ def plots(runner, sizes, outdir):
 def write_results(runner, details, sizes, tabs, tgts, pngs, args):
     cmd = "make bench"
     L = ["# libdragonipc benchmarks: results", ""]
-    L.append("Written by `%s` (that is, `bench/run.py %s`) on %s. Every figure is the median of %d rounds; "
+    L += ["Written by `%s` (that is, `bench/run.py %s`) on %s. Every figure is the median of %d rounds; "
              "in each round every case ran once for %.2f s after a warm-up, the cases of one "
              "round interleaved so that slow drifts of the machine hit all transports alike. "
              "A cell marked ±N%% had a spread (max - min over the rounds) of 2N%% of its median; "
              "cells without a mark spread by 20%% or less."
-             % (cmd, args.cmdline, details["date"], args.rounds, args.duration), "")
+             % (cmd, args.cmdline, details["date"], args.rounds, args.duration), ""]
     L += ["## Machine", ""]
     for k in ("cpu", "cpus", "memory", "virtualisation", "kernel", "arch", "compiler", "python",
               "libdragonipc", "peers"):
@@ -651,6 +653,23 @@ def write_results(runner, details, sizes, tabs, tgts, pngs, args):
         f.write("\n".join(L))
 
 
+def load_raw(args):
+    with open(args.from_raw) as f:
+        raw = json.load(f)
+    runner = Runner(args)
+    for ent in raw["samples"]:
+        key = tuple(ent["key"])
+        runner.status[key] = ent["status"]
+        if ent["samples"]:
+            runner.samples[key] = ent["samples"]
+    details = raw["details"]
+    args.rounds = details.get("rounds", args.rounds)
+    args.duration = details.get("duration", args.duration)
+    args.producers = details.get("producers", args.producers)
+    args.cmdline = details.get("cmdline", args.cmdline)
+    return runner, details
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--builddir", default=".")
@@ -668,6 +687,8 @@ def main():
     ap.add_argument("--no-python", dest="python", action="store_false")
     ap.add_argument("--python-exe", default=None)
     ap.add_argument("--notes", default=None, help="a Markdown file appended to RESULTS.md")
+    ap.add_argument("--from-raw", default=None,
+                    help="report from a raw.json of an earlier run instead of running")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     args.tests = args.tests.split(",")
@@ -680,7 +701,10 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     sizes = args.sizes or (SMOKE_SIZES if args.smoke else SIZES)
 
-    runner, details = run_all(args)
+    if args.from_raw:
+        runner, details = load_raw(args)
+    else:
+        runner, details = run_all(args)
     tabs = report_tables(runner, sizes)
     for title, header, rows in tabs:
         print("\n== %s ==\n%s" % (title, render_text(header, rows)))

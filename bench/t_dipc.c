@@ -122,10 +122,9 @@ static int open_ep(const struct bench_cfg *cfg, struct dipc_shared *s, int link,
 	dipc_channel_pool(ep->ch, &ep->pool);
 	if (!xfer) {
 		ep->cap = cfg->size;
-		ep->buf = malloc(ep->cap);
+		ep->buf = bench_alloc(ep->cap);
 		if (!ep->buf)
 			return -1;
-		memset(ep->buf, 0, ep->cap);
 	}
 	*out = ep;
 	return 0;

@@ -2,8 +2,9 @@
  * t_fd.c - the kernel's own channels: pipes, Unix domain sockets, POSIX
  * message queues.
  *
- * Pipes and stream sockets carry bytes, so messages are framed: an 8-byte
- * length and the payload, written with one call; the reader reads as much
+ * Pipes and stream sockets carry bytes, so messages are framed: a length
+ * word (8 bytes; a cache line from 1 KiB on, to keep payloads aligned) and
+ * the payload, written with one call; the reader reads as much
  * as is there into a buffer and hands out whole frames in place.  Both are
  * given 1 MiB of kernel buffer (F_SETPIPE_SZ, SO_SNDBUF/SO_RCVBUF), so the
  * peers are not held back by a small default.  For fan-in each producer
@@ -47,8 +48,9 @@ struct bench_ep {
 	/* streams */
 	int fd;
 	bool sock, spin;
-	unsigned char *frame;   /* 8-byte length + payload */
-	size_t frame_cap;
+	unsigned char *frame;   /* header (length first) + payload */
+	unsigned char *frame_mem;
+	size_t frame_cap, hl;
 	struct reader rd[MAX_LINKS];
 	int nrd, cur;
 	size_t pending;         /* bytes of the frame handed out */
@@ -132,10 +134,13 @@ static int stream_open_tx(const struct bench_cfg *cfg, void *shared, int link, i
 	if (!ep)
 		return -1;
 	ep->fd = s->txfd[link + idx];
-	ep->frame_cap = 8 + cfg->size;
-	ep->frame = malloc(ep->frame_cap);
-	if (!ep->frame)
+	/* The payload (after the header) starts on a cache line. */
+	ep->hl = bench_frame_hdr(cfg->size);
+	ep->frame_cap = ep->hl + cfg->size;
+	ep->frame_mem = bench_alloc(64 + ep->frame_cap);
+	if (!ep->frame_mem)
 		return -1;
+	ep->frame = ep->frame_mem + 64 - ep->hl;
 	*out = ep;
 	return 0;
 }
@@ -150,17 +155,16 @@ static int stream_open_rx(const struct bench_cfg *cfg, void *shared, int link,
 	ep->sock = s->sock;
 	ep->spin = cfg->wait == WAIT_SPIN;
 	ep->nrd = cfg->test == TEST_FANIN ? s->n : 1;
-	size_t cap = 2 * (8 + cfg->size);
+	size_t cap = 2 * (64 + cfg->size);
 	if (cap < (256u << 10))
 		cap = 256u << 10;
 	for (int i = 0; i < ep->nrd; i++) {
 		struct reader *r = &ep->rd[i];
 		r->fd = s->rxfd[link + i];
 		r->cap = cap;
-		r->buf = malloc(cap);
+		r->buf = bench_alloc(cap);
 		if (!r->buf)
 			return -1;
-		memset(r->buf, 0, cap);
 		if (ep->spin && !ep->sock)
 			fcntl(r->fd, F_SETFL, fcntl(r->fd, F_GETFL) | O_NONBLOCK);
 		ep->pfd[i].fd = r->fd;
@@ -173,14 +177,14 @@ static int stream_open_rx(const struct bench_cfg *cfg, void *shared, int link,
 
 static void *stream_get_buf(struct bench_ep *ep, size_t len)
 {
-	return 8 + len <= ep->frame_cap ? ep->frame + 8 : NULL;
+	return ep->hl + len <= ep->frame_cap ? ep->frame + ep->hl : NULL;
 }
 
 static int stream_send(struct bench_ep *ep, size_t len)
 {
 	uint64_t n = len;
 	memcpy(ep->frame, &n, 8);
-	return write_all(ep->fd, ep->frame, 8 + len);
+	return write_all(ep->fd, ep->frame, ep->hl + len);
 }
 
 /* A whole frame in r's buffer?  Then hand it out. */
@@ -191,13 +195,14 @@ static bool frame_ready(struct reader *r, const void **data, size_t *len, size_t
 		return false;
 	uint64_t n;
 	memcpy(&n, r->buf + r->rpos, 8);
-	if (n > r->cap - 8)
+	size_t hl = bench_frame_hdr((size_t)n);
+	if (n > r->cap - 64)
 		bench_die("frame of %llu bytes", (unsigned long long)n);
-	if (have < 8 + n)
+	if (have < hl + n)
 		return false;
-	*data = r->buf + r->rpos + 8;
+	*data = r->buf + r->rpos + hl;
 	*len = (size_t)n;
-	*pending = 8 + (size_t)n;
+	*pending = hl + (size_t)n;
 	return true;
 }
 
@@ -208,7 +213,7 @@ static int fill_reader(struct reader *r, bool sock, bool nonblock)
 	if (r->wpos - r->rpos >= 8) {
 		uint64_t n;
 		memcpy(&n, r->buf + r->rpos, 8);
-		if (r->rpos + 8 + n > r->cap) {
+		if (r->rpos + bench_frame_hdr((size_t)n) + n > r->cap) {
 			memmove(r->buf, r->buf + r->rpos, r->wpos - r->rpos);
 			r->wpos -= r->rpos;
 			r->rpos = 0;
@@ -288,7 +293,7 @@ static void stream_close(struct bench_ep *ep)
 {
 	for (int i = 0; i < ep->nrd; i++)
 		free(ep->rd[i].buf);
-	free(ep->frame);
+	free(ep->frame_mem);
 	free(ep);
 }
 
@@ -399,10 +404,9 @@ static int mq_open_ep(const struct bench_cfg *cfg, struct mq_shared *s, int link
 	if (ep->mq == (mqd_t)-1)
 		return -errno;
 	ep->mcap = cfg->size;
-	ep->mbuf = malloc(ep->mcap);
+	ep->mbuf = bench_alloc(ep->mcap);
 	if (!ep->mbuf)
 		return -1;
-	memset(ep->mbuf, 0, ep->mcap);
 	*out = ep;
 	return 0;
 }

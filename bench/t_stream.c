@@ -1,8 +1,8 @@
 /*
  * t_stream.c - libdragonipc byte streams (dipc_stream_*), framed like
- * pipes: the writer writes an 8-byte length and the payload with one
- * dipc_stream_write; the reader reads the length and then the payload
- * into its buffer.  Spinning waits retry DIPC_TRY_ONCE reads; the default
+ * pipes: the writer writes the header (length first) and the payload with
+ * one dipc_stream_write; the reader reads the length word and then the
+ * rest into its buffer.  Spinning waits retry DIPC_TRY_ONCE reads; the default
  * uses blocking reads, which spin briefly and then sleep.  Streams have no
  * purely sleeping wait, so no sleeping-wait figures; and one writer, so no
  * fan-in.
@@ -24,8 +24,9 @@ struct stream_shared {
 struct bench_ep {
 	dipc_stream *s;
 	bool spin;
-	unsigned char *buf;     /* 8-byte length + payload */
-	size_t cap;
+	unsigned char *mem;
+	unsigned char *buf;     /* header (length first) + payload */
+	size_t cap, hl;
 };
 
 static int ssetup(const struct bench_cfg *cfg, void **out)
@@ -36,7 +37,7 @@ static int ssetup(const struct bench_cfg *cfg, void **out)
 	for (int l = 0; l < cfg->nlinks; l++)
 		snprintf(s->name[l], sizeof(s->name[l]), "bench-%s-%d", cfg->tag, l);
 	/* Room for about 4 MiB in flight, as the channels have. */
-	size_t ring = 64 * (cfg->size + 8);
+	size_t ring = 64 * (cfg->size + bench_frame_hdr(cfg->size));
 	s->ring = ring < (64u << 10) ? 64u << 10 : ring > (4u << 20) ? 4u << 20 : ring;
 	*out = s;
 	return 0;
@@ -49,11 +50,12 @@ static int sopen(const struct bench_cfg *cfg, struct stream_shared *sh, int link
 	if (!ep)
 		return -1;
 	ep->spin = cfg->wait == WAIT_SPIN;
-	ep->cap = 8 + cfg->size;
-	ep->buf = malloc(ep->cap);
-	if (!ep->buf)
+	ep->hl = bench_frame_hdr(cfg->size);
+	ep->cap = ep->hl + cfg->size;
+	ep->mem = bench_alloc(64 + ep->cap);
+	if (!ep->mem)
 		return -1;
-	memset(ep->buf, 0, ep->cap);
+	ep->buf = ep->mem + 64 - ep->hl;    /* the payload on a cache line */
 	int rc = dipc_stream_open(sh->name[link], role, sh->ring, 0, &ep->s);
 	if (rc) {
 		fprintf(stderr, "bench: dipc_stream_open: %s\n", dipc_strerror(rc));
@@ -76,17 +78,17 @@ static int sopen_rx(const struct bench_cfg *c, void *s, int l, struct bench_ep *
 
 static void *sget_buf(struct bench_ep *ep, size_t len)
 {
-	return 8 + len <= ep->cap ? ep->buf + 8 : NULL;
+	return ep->hl + len <= ep->cap ? ep->buf + ep->hl : NULL;
 }
 
 static int ssend(struct bench_ep *ep, size_t len)
 {
 	uint64_t n = len;
 	memcpy(ep->buf, &n, 8);
-	int64_t w = dipc_stream_write(ep->s, ep->buf, 8 + len, DIPC_WAIT_FOREVER);
+	int64_t w = dipc_stream_write(ep->s, ep->buf, ep->hl + len, DIPC_WAIT_FOREVER);
 	if (w < 0)
 		return (int)w;
-	return (size_t)w == 8 + len ? 0 : -1;
+	return (size_t)w == ep->hl + len ? 0 : -1;
 }
 
 /* Exactly n bytes into p. */
@@ -111,12 +113,14 @@ static int srecv(struct bench_ep *ep, const void **data, size_t *len)
 	if (rc)
 		return rc;
 	memcpy(&n, ep->buf, 8);
-	if (n > ep->cap - 8)
+	size_t hl = bench_frame_hdr((size_t)n);
+	if (n > ep->cap - ep->hl || hl != ep->hl)
 		return -1;
-	rc = sread(ep, ep->buf + 8, (size_t)n);
+	/* The rest of the header, then the payload. */
+	rc = sread(ep, ep->buf + 8, hl - 8 + (size_t)n);
 	if (rc)
 		return rc;
-	*data = ep->buf + 8;
+	*data = ep->buf + hl;
 	*len = (size_t)n;
 	return 0;
 }
@@ -129,7 +133,7 @@ static void srelease(struct bench_ep *ep)
 static void sclose(struct bench_ep *ep)
 {
 	dipc_stream_close(ep->s);
-	free(ep->buf);
+	free(ep->mem);
 	free(ep);
 }
 
