@@ -29,9 +29,12 @@ static inline uint64_t make_word(uint32_t stamp, uint32_t pid)
 	return ((uint64_t)stamp << 32) | pid;
 }
 
+/* The nonce too: a channel made anew with the same cuid may land in the
+ * freed block of the old one, and a handle on the old one must not reach
+ * it (it would index the new slots with the old geometry). */
 static inline bool chan_live(const dipc_channel *ch)
 {
-	return likely(ch->hdr->live == (CHAN_MAGIC ^ ch->cuid));
+	return likely(ch->hdr->live == (CHAN_MAGIC ^ ch->cuid) && ch->hdr->nonce == ch->nonce);
 }
 
 /* Move a counter from pos to pos+1 unless someone already has. */
