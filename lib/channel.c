@@ -411,6 +411,24 @@ int dipc_channel_detach(dipc_channel *ch)
 	return 0;
 }
 
+/* Free the payloads that travel in allocations and are still waiting in
+ * the slots: once the channel is gone nobody can take them.  A consumer
+ * already inside try_recv races us for a slot with the same CAS, so each
+ * block is freed by exactly one side. */
+static void drop_payloads(dipc_channel *ch)
+{
+	for (uint64_t i = 0; i < ch->capacity; i++) {
+		struct slot_hdr *s = (struct slot_hdr *)(ch->hdr->slots + i * ch->slot_size);
+		uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+		uint32_t stamp = (uint32_t)(w >> 32);
+		if ((stamp & 3) != SLOT_FULL || s->kind != PAYLOAD_ALLOC)
+			continue;
+		uint64_t blk = s->ref_blk;
+		if (atomic_compare_exchange_strong(&s->word, &w, make_word(stamp + 2, 0)))
+			pool_free_raw(ch->pool, blk);
+	}
+}
+
 int dipc_channel_destroy(dipc_channel *ch)
 {
 	if (!ch)
@@ -441,6 +459,7 @@ int dipc_channel_destroy(dipc_channel *ch)
 		atomic_fetch_add(&h->send_seq, 1);
 		dipc_os_wake(&pool->shm, &h->recv_seq);
 		dipc_os_wake(&pool->shm, &h->send_seq);
+		drop_payloads(ch);
 		pool_free_raw(pool, ch->hdr_off - BLK_HDR);
 		DIPC_LOG(DIPC_LOG_BASIC, "channel %llu destroyed", (unsigned long long)ch->cuid);
 	}
