@@ -145,6 +145,57 @@ static inline int tc_check(const void *buf, size_t len, uint64_t seed)
 	return 1;
 }
 
+/* ---- test messages -------------------------------------------------------
+ * A header naming the producer and its sequence number, then bytes that
+ * depend on both, with a checksum over them.  Stop messages end a
+ * consumer's loop. */
+#define TC_MSG_DATA 0x4154414du
+#define TC_MSG_STOP 0x504f5453u
+
+struct tc_msghdr {
+	uint32_t magic;
+	uint32_t producer;
+	uint64_t seq;
+	uint64_t len;   /* the whole message, header included */
+	uint64_t sum;   /* of the bytes after the header */
+};
+
+static inline void tc_msg_make(void *buf, uint32_t producer, uint64_t seq, size_t len)
+{
+	struct tc_msghdr h = { TC_MSG_DATA, producer, seq, len, 0 };
+	unsigned char *b = buf;
+	size_t n = len - sizeof(h);
+	tc_fill(b + sizeof(h), n, ((uint64_t)producer << 40) ^ seq);
+	h.sum = tc_sum(b + sizeof(h), n);
+	memcpy(b, &h, sizeof(h));
+}
+
+static inline void tc_msg_stop(void *buf)
+{
+	struct tc_msghdr h = { TC_MSG_STOP, 0, 0, sizeof(h), 0 };
+	memcpy(buf, &h, sizeof(h));
+}
+
+/* 0 for a good data message, 1 for a stop, -1 for anything broken. */
+static inline int tc_msg_read(const void *buf, size_t len, uint32_t *producer, uint64_t *seq)
+{
+	struct tc_msghdr h;
+	if (len < sizeof(h))
+		return -1;
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic == TC_MSG_STOP && len == sizeof(h))
+		return 1;
+	if (h.magic != TC_MSG_DATA || h.len != len)
+		return -1;
+	const unsigned char *b = buf;
+	if (tc_sum(b + sizeof(h), len - sizeof(h)) != h.sum ||
+	    !tc_check(b + sizeof(h), len - sizeof(h), ((uint64_t)h.producer << 40) ^ h.seq))
+		return -1;
+	*producer = h.producer;
+	*seq = h.seq;
+	return 0;
+}
+
 /* ---- pools ------------------------------------------------------------ */
 
 static inline const char *tc_pool_new(const char *base, size_t size, dipc_pool **pool)
