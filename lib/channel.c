@@ -88,6 +88,9 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 			} else {
 				s->ref_blk = op->ref_blk;
 				s->ref_off = op->ref_off;
+				/* In flight from here: no process owns it.  Until now
+				 * the sender did, so reclaim frees it if it dies. */
+				pool_set_owner(ch->pool, op->ref_blk, 0);
 			}
 			atomic_store_explicit(&s->word, make_word(lap4 + SLOT_FULL, 0),
 					      memory_order_release);
@@ -736,7 +739,7 @@ int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t ti
 
 	/* Too big for a block: it travels in a pool allocation. */
 	uint64_t blk;
-	int rc = pool_alloc_raw(ch->pool, len, 0, &blk);
+	int rc = pool_alloc_raw(ch->pool, len, dipc_os_pid(), &blk);
 	if (rc)
 		return rc;
 	memcpy(pool_ptr(ch->pool, blk + BLK_HDR), buf, len);
@@ -782,14 +785,11 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 	}
 
 	dipc_mem *m = travel->mem;
-	pool_set_owner(ch->pool, m->blk, 0);
 	struct send_op op = { .len = travel->size, .kind = PAYLOAD_ALLOC,
 			      .ref_blk = m->blk, .ref_off = m->off };
 	int rc = chan_wait(ch, true, h->mode, t, try_send_cb, &op);
-	if (rc) {
-		pool_set_owner(ch->pool, m->blk, dipc_os_pid());
+	if (rc)
 		return rc;
-	}
 	dipc_mem_detach(m);
 	travel->mem = NULL;
 	travel->size = 0;
@@ -830,6 +830,8 @@ int dipc_recvh_recv_bytes(dipc_recvh *h, void *buf, size_t cap, size_t *len, int
 		rc = check_ref(ch, &op);
 		if (rc)
 			return rc;
+		/* Taken: ours until freed, so a death while copying is reclaimed. */
+		pool_set_owner(ch->pool, op.ref_blk, dipc_os_pid());
 		memcpy(buf, pool_ptr(ch->pool, op.ref_off), op.len);
 		pool_free_raw(ch->pool, op.ref_blk);
 	}
@@ -858,6 +860,7 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 			rc = check_ref(ch, &op);
 			if (rc)
 				return rc;
+			pool_set_owner(ch->pool, op.ref_blk, dipc_os_pid());
 			memcpy(op.buf, pool_ptr(ch->pool, op.ref_off), op.len);
 			pool_free_raw(ch->pool, op.ref_blk);
 		}
