@@ -75,7 +75,11 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 		uint32_t lap4 = lap4_of(ch, t);
 		uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
 		uint32_t stamp = (uint32_t)(w >> 32);
-		if (stamp == lap4 + SLOT_EMPTY) {
+		/* A slot skipped in the previous lap (its producer died) holds
+		 * nothing: take it as if a consumer had passed it, so a dead
+		 * producer costs no capacity while no consumer comes by.
+		 * Consumers still at that lap find it a lap ahead and move on. */
+		if (stamp == lap4 + SLOT_EMPTY || stamp == lap4 - 4 + SLOT_SKIP) {
 			if (!atomic_compare_exchange_weak_explicit(&s->word, &w,
 					make_word(lap4 + SLOT_WRITING, me),
 					memory_order_acquire, memory_order_relaxed))
@@ -579,7 +583,7 @@ static int poll_now(dipc_channel *ch)
 	bool readable = st == lap4_of(ch, hd) + SLOT_FULL;
 	s = slot_at(ch, t);
 	st = (uint32_t)(atomic_load_explicit(&s->word, memory_order_acquire) >> 32);
-	bool writable = st == lap4_of(ch, t) + SLOT_EMPTY;
+	bool writable = st == lap4_of(ch, t) + SLOT_EMPTY || st == lap4_of(ch, t) - 4 + SLOT_SKIP;
 	int ev = 0;
 	if (readable)
 		ev |= DIPC_POLL_READABLE;
