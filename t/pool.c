@@ -103,8 +103,13 @@ int t_child(const char *role, const char *arg)
 			return 13;
 		bk->chan_len = (uint32_t)dipc_channel_serialize(ch, bk->chan, sizeof(bk->chan));
 		atomic_store(&bk->ready, 1);
-		if (!linger)
-			return 0;  /* exits holding them: the allocations are orphans */
+		if (!linger) {
+			/* Exit when told, holding them: the allocations are orphans. */
+			int64_t end = tc_now_ns() + 30 * TC_SEC;
+			while (atomic_load(&bk->ready) != 2 && tc_now_ns() < end)
+				tc_sleep_ms(1);
+			return 0;
+		}
 		for (;;)
 			tc_sleep_ms(1000);
 	}
@@ -389,10 +394,12 @@ static void test_reclaim(void)
 		}
 		ok(seen, "and the bytes the child wrote in them");
 		is_int(dipc_pool_reclaim(p), 0, "nothing is reclaimed while the child lives");
-		if (linger)
+		if (linger) {
 			is_int(tc_kill(kid), T_KILLED, "kill the child");
-		else
+		} else {
+			atomic_store(&bk->ready, 2);
 			is_int(tc_reap(kid, 20), 0, "the child exits without freeing");
+		}
 		is_int(dipc_pool_reclaim(p), 5, "reclaim frees the dead child's 5 allocations");
 		dipc_pool_stats(p, &s);
 		ok(s.nallocs == s0.nallocs + 1 && s.nchannels == s0.nchannels + 1,
