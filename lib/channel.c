@@ -789,6 +789,10 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 	}
 
 	dipc_mem *m = travel->mem;
+	/* The block may be another process's (attached by descriptor): it
+	 * is ours while we wait, so its owner's death cannot free it under
+	 * us; try_send hands it to the pool when it commits. */
+	pool_set_owner(ch->pool, m->blk, dipc_os_pid());
 	struct send_op op = { .len = travel->size, .kind = PAYLOAD_ALLOC,
 			      .ref_blk = m->blk, .ref_off = m->off };
 	int rc = chan_wait(ch, true, h->mode, t, try_send_cb, &op);
