@@ -38,6 +38,8 @@ struct crash_book {
 	_Atomic uint64_t busy;
 	_Atomic uint64_t errors;
 	_Atomic uint64_t received;
+	uint32_t desc_len;
+	unsigned char desc[DIPC_SERIAL_MAX];
 };
 
 /* Big messages (the "big" trials): the producer's time goes into copying
@@ -239,6 +241,20 @@ int t_child(const char *role, const char *arg)
 		return producer(ch, p, bk, (int)tc_field_num(&a));
 	if (strcmp(role, "cons") == 0)
 		return consumer(ch, p, bk);
+	if (strcmp(role, "lend") == 0) {
+		/* Allocate, describe it to the parent, leave when told,
+		 * without freeing. */
+		dipc_mem *m;
+		if (dipc_pool_alloc(p, 500, &m))
+			return 12;
+		tc_fill(tc_ptr(m), 500, 77);
+		bk->desc_len = (uint32_t)dipc_mem_serialize(m, bk->desc, sizeof(bk->desc));
+		atomic_store(&bk->ready, 1);
+		int64_t end = tc_now_ns() + 30 * TC_SEC;
+		while (atomic_load(&bk->ready) != 2 && tc_now_ns() < end)
+			tc_sleep_ms(1);
+		return 0;
+	}
 	if (strcmp(role, "torn") == 0) {
 		/* Send (0) or receive (1) len bytes through a buffer whose 65th
 		 * byte faults: the process dies inside the library's copy. */
@@ -589,6 +605,58 @@ static void test_torn(void)
 	fixture_del(&f);
 }
 
+/* A block allocated by another process, sent here by transfer: once a
+ * send of it has begun it is the sender's, and its allocator's death must
+ * not let reclaim free it. */
+static void test_lent(void)
+{
+	struct fixture f;
+	char chex[TC_HEX_MAX], arg[3 * TC_HEX_MAX];
+	if (fixture_new(&f, "lent"))
+		return;
+	dipc_channel *ch = mkchan(f.p, 1, 2, BLOCK, chex);
+	dipc_sendh *sh;
+	dipc_recvh *rh;
+	dipc_sendh_create(ch, NULL, &sh);
+	dipc_sendh_open(sh);
+	dipc_recvh_create(ch, NULL, &rh);
+	dipc_recvh_open(rh);
+	int good = send_seq(sh, 1, 60, 0) && send_seq(sh, 2, 60, 0);
+	snprintf(arg, sizeof(arg), "%s:%s", chex, f.bookhex);
+	t_pid kid = tc_spawn("lend", arg);
+	ok(good && tc_wait_flag(&f.bk->ready, 1, 20), "another process allocated a block");
+	dipc_mem *m = NULL;
+	dipc_msg *msg = NULL;
+	E(dipc_mem_attach(f.p, f.bk->desc, f.bk->desc_len, &m), 0);
+	if (m)
+		dipc_msg_create_from_mem(m, &msg);
+	if (!msg) {
+		tc_kill(kid);
+		goto out;
+	}
+	E(dipc_sendh_send(sh, msg, NULL, DIPC_TRANSFER_ON_SEND, DIPC_TRY_ONCE), DIPC_EFULL);
+	atomic_store(&f.bk->ready, 2);
+	is_int(tc_reap(kid, 20), 0, "its allocator leaves without freeing it");
+	is_int(dipc_pool_reclaim(f.p), 0, "reclaim leaves it alone: the sender has it");
+	good = recv_seq(rh, 1, 0);
+	E(dipc_sendh_send(sh, msg, NULL, DIPC_TRANSFER_ON_SEND, DIPC_TRY_ONCE), 0);
+	dipc_msg_destroy(msg, 0);
+	good = good && recv_seq(rh, 2, 0);
+	dipc_msg_create_empty(&msg);
+	void *ptr = NULL;
+	size_t sz = 0;
+	E(dipc_recvh_recv(rh, msg, 0), 0);
+	dipc_msg_get(msg, &ptr, &sz);
+	ok(good && sz == 500 && tc_check(ptr, 500, 77), "it travels whole");
+	dipc_msg_destroy(msg, 1);
+out:
+	dipc_sendh_destroy(sh);
+	dipc_recvh_destroy(rh);
+	dipc_channel_destroy(ch);
+	ok(pool_at_base(&f), "the pool is back where it was");
+	fixture_del(&f);
+}
+
 /* ---- random kills ---------------------------------------------------------- */
 
 static void test_random_kills(void)
@@ -847,6 +915,7 @@ int main(int argc, char **argv)
 	tc_init(240);
 	test_blocked();
 	test_torn();
+	test_lent();
 	test_random_kills();
 	test_lock_holder();
 	return tc_finish();
