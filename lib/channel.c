@@ -124,6 +124,7 @@ struct recv_op {
 	void *buf;          /* where an inline payload goes */
 	uint64_t cap;       /* its room */
 	bool take_ref;      /* PAYLOAD_ALLOC: hand the block over, do not copy */
+	bool peek;          /* only look (poll): never take a message */
 	/* out */
 	uint64_t len;
 	int kind;
@@ -145,8 +146,8 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 			uint64_t len = s->len;
 			int kind = (int)s->kind;
 			uint64_t rb = s->ref_blk, ro = s->ref_off;
-			bool fits = kind == PAYLOAD_INLINE ? len <= op->cap && op->buf
-							   : op->take_ref || len <= op->cap;
+			bool fits = !op->peek && (kind == PAYLOAD_INLINE ? len <= op->cap && op->buf
+									 : op->take_ref || len <= op->cap);
 			bool sane = kind == PAYLOAD_ALLOC || (kind == PAYLOAD_INLINE && len <= ch->block_size);
 			if (!fits || !sane) {
 				/* Only believe what we read if the slot did not move. */
@@ -204,7 +205,9 @@ static int chan_wait(dipc_channel *ch, bool sending, int mode, int64_t timeout,
 		     try_fn fn, void *op)
 {
 	int busy = sending ? DIPC_EFULL : DIPC_EEMPTY;
-	int rc = fn(ch, op, false);
+	/* A try-once call will not wait long enough to notice a dead peer
+	 * the way a sleeper does, so its one attempt checks at once. */
+	int rc = fn(ch, op, timeout == DIPC_TRY_ONCE);
 	if (rc != busy || timeout == DIPC_TRY_ONCE)
 		return rc;
 	uint64_t deadline = dipc_deadline(timeout);
@@ -596,6 +599,23 @@ static int poll_now(dipc_channel *ch)
 	return ev;
 }
 
+/* poll only looks, so it must pass a dead producer's slot itself, or it
+ * would wait behind one for ever: at the head with a receive that never
+ * takes, at the tail (a slot left from the previous lap) by marking it
+ * for producers to reuse.  Liveness is checked only on a claimed slot. */
+static void poll_pass_dead(dipc_channel *ch)
+{
+	struct recv_op probe = { .peek = true };
+	try_recv(ch, &probe, true);
+	struct chan_hdr *h = ch->hdr;
+	uint64_t t = atomic_load_explicit(&h->tail, memory_order_acquire);
+	struct slot_hdr *s = slot_at(ch, t);
+	uint32_t lap4 = lap4_of(ch, t);
+	uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+	if ((uint32_t)(w >> 32) == lap4 - 4 + SLOT_WRITING && !dipc_os_pid_alive((uint32_t)w))
+		atomic_compare_exchange_strong(&s->word, &w, make_word(lap4 - 4 + SLOT_SKIP, 0));
+}
+
 int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns)
 {
 	const int all = DIPC_POLL_READABLE | DIPC_POLL_WRITABLE | DIPC_POLL_EMPTY | DIPC_POLL_FULL;
@@ -612,6 +632,7 @@ int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns)
 	for (;;) {
 		if (!chan_live(ch))
 			return DIPC_EDESTROYED;
+		poll_pass_dead(ch);
 		int ev = poll_now(ch) & events;
 		if (ev)
 			return ev;
