@@ -1,0 +1,218 @@
+#!/bin/sh
+# t/man.sh - the manual pages in man/ against the public header.
+#
+#  - every DIPC_API function of include/dragonipc.h has a page of its own
+#    name (so that "man NAME" finds it) whose NAME section lists it;
+#  - a .so page points at a page that exists and lists the alias too;
+#  - every full page lists its own name, has the sections a reader looks
+#    for, and refers (in bold, section 3) only to pages that exist;
+#  - man/man.am installs every page and names no missing one;
+#  - dragonipc(7) has a row for every DIPC_E* code of the header;
+#  - every page renders without a single groff warning;
+#  - the example program of dragonipc(7), built by make check from the
+#    page itself, runs to success.
+#
+# Run by make check with top_srcdir (and top_builddir) in the environment.
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+hdr=$top_srcdir/include/dragonipc.h
+mandir=$top_srcdir/man
+
+if ! command -v man >/dev/null 2>&1 && ! command -v groff >/dev/null 2>&1; then
+	echo "1..0 # SKIP neither man nor groff is installed"
+	exit 0
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dipc-man.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# The public functions: strip comments, then take the name before the
+# first "(" of every DIPC_API declaration.
+awk '
+{
+	line = $0; out = ""
+	while (line != "") {
+		if (inc) {
+			i = index(line, "*/")
+			if (!i) { line = ""; break }
+			line = substr(line, i + 2); inc = 0
+		} else {
+			i = index(line, "/*")
+			if (!i) { out = out line; line = ""; break }
+			out = out substr(line, 1, i - 1); line = substr(line, i + 2); inc = 1
+		}
+	}
+	sub(/\/\/.*/, "", out)
+	printf "%s ", out
+}' "$hdr" | tr -s ' \t' '  ' | grep -o 'DIPC_API[^;{(]*(' |
+	sed -n 's/.*[^A-Za-z0-9_]\(dipc_[A-Za-z0-9_]*\) *($/\1/p' >"$tmp/api"
+
+# Names a page's NAME section lists (before the "\-").
+page_names() {
+	awk '
+	/^\.SH/ { if (inname) exit; if ($0 ~ /^\.SH +"?NAME"?$/) { inname = 1; next } }
+	inname { text = text " " $0 }
+	END {
+		sub(/\\-.*/, "", text)
+		gsub(/\\f[BIRP]|\\&/, "", text)
+		n = split(text, w, /[ ,]+/)
+		for (i = 1; i <= n; i++) if (w[i] != "") print w[i]
+	}' "$1"
+}
+
+# The page a .so line points at, or nothing for a full page.
+so_target() {
+	sed -n '1{/^\.so /{s/^\.so  *//;p;};}' "$1"
+}
+
+pages=$(cd "$mandir" && ls -- *.3 *.7 2>/dev/null)
+napi=$(wc -l <"$tmp/api")
+npages=$(printf '%s\n' "$pages" | grep -c .)
+ncodes=$(grep -c '^#define DIPC_E[A-Z]* *(-[0-9]*)' "$hdr")
+
+n=0
+failed=0
+ok() {	# ok STATUS DESCRIPTION [DIAGNOSTIC-FILE]
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		failed=$((failed + 1))
+		if [ -n "${3:-}" ] && [ -s "$3" ]; then
+			sed 's/^/#   /' "$3" | head -n 40
+		fi
+	fi
+}
+
+if [ "$napi" -lt 1 ]; then
+	echo "1..1"
+	echo "not ok 1 - found no DIPC_API function in $hdr"
+	exit 1
+fi
+
+# Which renderers check the pages.
+have_man=0
+have_groff=0
+command -v man >/dev/null 2>&1 && have_man=1
+command -v groff >/dev/null 2>&1 && have_groff=1
+nrender=$((have_man + have_groff))
+
+echo "1..$((napi + npages * (2 + nrender) + 3))"
+
+# Every name that some full page's NAME section lists.
+: >"$tmp/listed"
+for p in $pages; do
+	[ -n "$(so_target "$mandir/$p")" ] && continue
+	page_names "$mandir/$p" >>"$tmp/listed"
+done
+
+while read -r f; do
+	msg=
+	if [ ! -f "$mandir/$f.3" ]; then
+		msg="no file man/$f.3"
+	elif ! grep -qx "$f" "$tmp/listed"; then
+		msg="no NAME section lists $f"
+	fi
+	echo "$msg" >"$tmp/why"
+	[ -z "$msg" ]
+	ok $? "$f has a manual page" "$tmp/why"
+done <"$tmp/api"
+
+# Each page on its own: names, sections, references.
+for p in $pages; do
+	stem=${p%.*}
+	sec=${p##*.}
+	file=$mandir/$p
+	: >"$tmp/why"
+	tgt=$(so_target "$file")
+	if [ -n "$tgt" ]; then
+		t=$mandir/${tgt##*/}
+		if [ "$tgt" != "man$sec/${tgt##*/}" ]; then
+			echo ".so $tgt: expected man$sec/NAME.$sec" >>"$tmp/why"
+		elif [ ! -f "$t" ]; then
+			echo ".so $tgt: no such page in man/" >>"$tmp/why"
+		elif [ -n "$(so_target "$t")" ]; then
+			echo ".so $tgt: points at another .so page" >>"$tmp/why"
+		elif ! page_names "$t" | grep -qx "$stem"; then
+			echo ".so $tgt: its NAME section does not list $stem" >>"$tmp/why"
+		fi
+		[ "$(grep -c . "$file")" -eq 1 ] || echo "a .so page must hold its .so line only" >>"$tmp/why"
+	else
+		page_names "$file" | grep -qx "$stem" ||
+			echo "NAME section does not list $stem" >>"$tmp/why"
+		grep -q "^\.TH $stem $sec " "$file" || echo "no .TH $stem $sec line" >>"$tmp/why"
+		want="NAME DESCRIPTION SEE_ALSO"
+		[ "$sec" = 3 ] && want="NAME SYNOPSIS DESCRIPTION RETURN_VALUE ERRORS SEE_ALSO"
+		for s in $want; do
+			s=$(echo "$s" | tr _ ' ')
+			grep -Eq "^\.SH \"?$s\"?$" "$file" || echo "no $s section" >>"$tmp/why"
+		done
+		# References like ".BR dipc_xxx (3)" must resolve.
+		sed -n 's/^\.BR  *\([A-Za-z0-9_]*\)  *(\([0-9]\)).*/\1.\2/p' "$file" |
+		grep -E '^(dipc_|dragonipc\.)' |
+		while read -r ref; do
+			[ -f "$mandir/$ref" ] || echo "refers to $ref, which does not exist" >>"$tmp/why"
+		done
+	fi
+	[ ! -s "$tmp/why" ]
+	ok $? "man/$p: names, sections and references" "$tmp/why"
+
+	grep -q "man/$p\\( \\|\$\\)" "$mandir/man.am"
+	ok $? "man/$p is installed by man/man.am"
+done
+
+# man.am names nothing that is not there.
+: >"$tmp/why"
+for m in $(sed -n 's/.*\(man\/[A-Za-z0-9_.]*\.[37]\).*/\1/p' "$mandir/man.am"); do
+	[ -f "$top_srcdir/$m" ] || echo "$m is listed but missing" >>"$tmp/why"
+done
+[ ! -s "$tmp/why" ]
+ok $? "man/man.am lists only pages that exist" "$tmp/why"
+
+# The error table of dragonipc(7).
+: >"$tmp/why"
+for e in $(sed -n 's/^#define \(DIPC_E[A-Z]*\)  *(-[0-9]*).*/\1/p' "$hdr"); do
+	grep -Eq "^\.BR? $e( |\$)" "$mandir/dragonipc.7" ||
+		echo "$e has no row in the ERRORS table of dragonipc(7)" >>"$tmp/why"
+done
+[ "$ncodes" -gt 0 ] || echo "found no DIPC_E* code in the header" >>"$tmp/why"
+[ ! -s "$tmp/why" ]
+ok $? "dragonipc(7) explains all $ncodes DIPC_E* codes" "$tmp/why"
+
+# Rendering.  A .so line is resolved against the parent of its man3 or
+# man7 directory, so give the renderers one whose man3 and man7 are man/.
+mkdir "$tmp/root" && ln -s "$mandir" "$tmp/root/man3" && ln -s "$mandir" "$tmp/root/man7"
+for p in $pages; do
+	sec=${p##*.}
+	if [ "$have_man" = 1 ]; then
+		(cd "$tmp/root" && MANWIDTH=80 LC_ALL=C.UTF-8 \
+			man --warnings -E UTF-8 -l -Tutf8 -Z "man$sec/$p") \
+			>/dev/null 2>"$tmp/why"
+		[ ! -s "$tmp/why" ]
+		ok $? "man/$p renders without warnings (man --warnings)" "$tmp/why"
+	fi
+	if [ "$have_groff" = 1 ]; then
+		(cd "$tmp/root" && groff -ww -z -man -Tutf8 -k "man$sec/$p") \
+			>/dev/null 2>"$tmp/why"
+		[ ! -s "$tmp/why" ]
+		ok $? "man/$p renders without warnings (groff -ww)" "$tmp/why"
+	fi
+done
+
+# The example of dragonipc(7), extracted and built by make check.
+ex=$top_builddir/man/dragonipc-example
+if [ -x "$ex" ] || [ -x "$ex.exe" ]; then
+	"$ex" >"$tmp/out" 2>&1
+	st=$?
+	grep -q '^parent: the child received all 10 messages' "$tmp/out"
+	found=$?
+	[ $st -eq 0 ] && [ $found -eq 0 ]
+	ok $? "the example program of dragonipc(7) runs (exit $st)" "$tmp/out"
+else
+	n=$((n + 1))
+	echo "ok $n # SKIP the example of dragonipc(7) is not built (make check builds it on POSIX systems)"
+fi
+
+[ "$failed" -eq 0 ]
