@@ -6,7 +6,8 @@
 #  - a .so page points at a page that exists and lists the alias too;
 #  - every full page lists its own name, has the sections a reader looks
 #    for, and refers (in bold, section 3) only to pages that exist;
-#  - man/man.am installs every page and names no missing one;
+#  - a Makefile fragment installs every page, and man/man.am names no
+#    missing one;
 #  - dragonipc(7) has a row for every DIPC_E* code of the header;
 #  - every page renders without a single groff warning;
 #  - the example program of dragonipc(7), built by make check from the
@@ -66,7 +67,7 @@ so_target() {
 	sed -n '1{/^\.so /{s/^\.so  *//;p;};}' "$1"
 }
 
-pages=$(cd "$mandir" && ls -- *.3 *.7 2>/dev/null)
+pages=$(cd "$mandir" && ls -- *.1 *.3 *.7 2>/dev/null)
 napi=$(wc -l <"$tmp/api")
 npages=$(printf '%s\n' "$pages" | grep -c .)
 ncodes=$(grep -c '^#define DIPC_E[A-Z]* *(-[0-9]*)' "$hdr")
@@ -100,6 +101,9 @@ command -v groff >/dev/null 2>&1 && have_groff=1
 nrender=$((have_man + have_groff))
 
 echo "1..$((napi + npages * (2 + nrender) + 3))"
+
+# What the Makefile fragments install.
+cat "$top_srcdir"/Makefile.am "$top_srcdir"/*/*.am "$top_srcdir"/*/*/*.am >"$tmp/am" 2>/dev/null
 
 # Every name that some full page's NAME section lists.
 : >"$tmp/listed"
@@ -142,7 +146,7 @@ for p in $pages; do
 	else
 		page_names "$file" | grep -qx "$stem" ||
 			echo "NAME section does not list $stem" >>"$tmp/why"
-		grep -q "^\.TH $stem $sec " "$file" || echo "no .TH $stem $sec line" >>"$tmp/why"
+		grep -iq "^\.TH $stem $sec " "$file" || echo "no .TH $stem $sec line" >>"$tmp/why"
 		want="NAME DESCRIPTION SEE_ALSO"
 		[ "$sec" = 3 ] && want="NAME SYNOPSIS DESCRIPTION RETURN_VALUE ERRORS SEE_ALSO"
 		for s in $want; do
@@ -151,7 +155,7 @@ for p in $pages; do
 		done
 		# References like ".BR dipc_xxx (3)" must resolve.
 		sed -n 's/^\.BR  *\([A-Za-z0-9_]*\)  *(\([0-9]\)).*/\1.\2/p' "$file" |
-		grep -E '^(dipc_|dragonipc\.)' |
+		grep -E '^(dipc_.*|dipc|dragonipc)\.[0-9]$' |
 		while read -r ref; do
 			[ -f "$mandir/$ref" ] || echo "refers to $ref, which does not exist" >>"$tmp/why"
 		done
@@ -159,11 +163,11 @@ for p in $pages; do
 	[ ! -s "$tmp/why" ]
 	ok $? "man/$p: names, sections and references" "$tmp/why"
 
-	grep -q "man/$p\\( \\|\$\\)" "$mandir/man.am"
-	ok $? "man/$p is installed by man/man.am"
+	grep -Eq "man/$p( |\$)" "$tmp/am"
+	ok $? "man/$p is installed (by man/man.am or another Makefile fragment)"
 done
 
-# man.am names nothing that is not there.
+# man/man.am names nothing that is not there.
 : >"$tmp/why"
 for m in $(sed -n 's/.*\(man\/[A-Za-z0-9_.]*\.[37]\).*/\1/p' "$mandir/man.am"); do
 	[ -f "$top_srcdir/$m" ] || echo "$m is listed but missing" >>"$tmp/why"
@@ -181,9 +185,9 @@ done
 [ ! -s "$tmp/why" ]
 ok $? "dragonipc(7) explains all $ncodes DIPC_E* codes" "$tmp/why"
 
-# Rendering.  A .so line is resolved against the parent of its man3 or
-# man7 directory, so give the renderers one whose man3 and man7 are man/.
-mkdir "$tmp/root" && ln -s "$mandir" "$tmp/root/man3" && ln -s "$mandir" "$tmp/root/man7"
+# Rendering.  A .so line is resolved against the parent of its manN
+# directory, so give the renderers one whose man1, man3 and man7 are man/.
+mkdir "$tmp/root" && for d in man1 man3 man7; do ln -s "$mandir" "$tmp/root/$d"; done
 for p in $pages; do
 	sec=${p##*.}
 	if [ "$have_man" = 1 ]; then
