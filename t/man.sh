@@ -2,7 +2,8 @@
 # t/man.sh - the manual pages in man/ against the public header.
 #
 #  - every DIPC_API function of include/dragonipc.h has a page of its own
-#    name (so that "man NAME" finds it) whose NAME section lists it;
+#    name (so that "man NAME" finds it) whose NAME section lists it and
+#    whose SYNOPSIS declares it as the header does;
 #  - a .so page points at a page that exists and lists the alias too;
 #  - every full page lists its own name, has the sections a reader looks
 #    for, and refers (in bold, section 3) only to pages that exist;
@@ -28,9 +29,11 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dipc-man.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-# The public functions: strip comments, then take the name before the
-# first "(" of every DIPC_API declaration.
+# The public declarations, one a line: strip comments and preprocessor
+# lines, join the rest, cut at every ";" and keep the DIPC_API ones.  Then
+# the function names, taken before the first "(" of each.
 awk '
+/^[ \t]*#/ { next }
 {
 	line = $0; out = ""
 	while (line != "") {
@@ -46,8 +49,16 @@ awk '
 	}
 	sub(/\/\/.*/, "", out)
 	printf "%s ", out
-}' "$hdr" | tr -s ' \t' '  ' | grep -o 'DIPC_API[^;{(]*(' |
-	sed -n 's/.*[^A-Za-z0-9_]\(dipc_[A-Za-z0-9_]*\) *($/\1/p' >"$tmp/api"
+}' "$hdr" | tr -s ' \t' '  ' | grep -o 'DIPC_API [^;]*;' | sed 's/^DIPC_API //' >"$tmp/decls"
+sed -n 's/^[^(]*[^A-Za-z0-9_]\(dipc_[A-Za-z0-9_]*\) *(.*/\1/p' "$tmp/decls" >"$tmp/api"
+
+# A page's SYNOPSIS as one string without white space, roff taken out.
+synopsis() {
+	sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$1" |
+	sed -n 's/^\.[BIR][BIR]* //p' |
+	sed -e 's/"//g' -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\&//g' |
+	tr -d ' \t\n'
+}
 
 # Names a page's NAME section lists (before the "\-").
 page_names() {
@@ -112,16 +123,27 @@ for p in $pages; do
 	page_names "$mandir/$p" >>"$tmp/listed"
 done
 
+# Each function: a page of its name, listed in a NAME section, and the
+# header's declaration, white space aside, in that page's SYNOPSIS.
 while read -r f; do
+	text=$(grep "[^A-Za-z0-9_]$f *(" "$tmp/decls" | head -n 1)
+	decl=$(printf '%s' "$text" | tr -d ' \t')
 	msg=
 	if [ ! -f "$mandir/$f.3" ]; then
 		msg="no file man/$f.3"
 	elif ! grep -qx "$f" "$tmp/listed"; then
 		msg="no NAME section lists $f"
+	else
+		page=$mandir/$f.3
+		tgt=$(so_target "$page")
+		[ -n "$tgt" ] && page=$mandir/${tgt##*/}
+		if ! synopsis "$page" | grep -qF -- "$decl"; then
+			msg="the SYNOPSIS of man/${page##*/} does not declare $f as the header does: $text"
+		fi
 	fi
 	echo "$msg" >"$tmp/why"
 	[ -z "$msg" ]
-	ok $? "$f has a manual page" "$tmp/why"
+	ok $? "$f has a manual page whose SYNOPSIS matches the header" "$tmp/why"
 done <"$tmp/api"
 
 # Each page on its own: names, sections, references.
