@@ -117,6 +117,8 @@ static int pick_exception(enum dipy_ctx ctx, int rc)
 		case DIPC_EPEERCLOSED:
 			return X_SM_CLOSED;
 		case DIPC_ETIMEDOUT:
+		case DIPC_EFULL:
+		case DIPC_EEMPTY:
 			return X_SM_TIMEOUT;
 		case DIPC_EINVAL:
 			return X_SM_PARAM;
@@ -430,6 +432,8 @@ static int add_int(PyObject *m, const char *name, long v)
 {
 	return PyModule_AddIntConstant(m, name, v);
 }
+
+PyMODINIT_FUNC PyInit__dragonipc(void);
 
 PyMODINIT_FUNC PyInit__dragonipc(void)
 {

@@ -161,8 +161,8 @@ class SmipcError(DragonIPCError):
     """A stream operation failed."""
 
 
-class ParameterTypeError(SmipcError, TypeError):
-    """An argument had the wrong type or value."""
+class ParameterTypeError(SmipcError, TypeError, ValueError):
+    """An argument had the wrong type or value (both a TypeError and a ValueError)."""
 
 
 class OppositeEndClosedError(SmipcError):
@@ -176,7 +176,8 @@ class OperationFailedError(SmipcError):
 
 
 class SmipcTimeout(SmipcError, TimeoutError):
-    """A stream wait with a timeout expired with nothing done."""
+    """A stream wait with a timeout expired (or, with timeout 0, could not
+    proceed at once) before the operation was done."""
 
 
 def _fix_modules():
