@@ -94,10 +94,10 @@ static void chan_adopt(ChannelObject *self, dipc_channel *ch, PoolObject *pool, 
 
 static PyObject *chan_create(ChannelObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "pool", "cuid", "capacity", "block_size", NULL };
+	static const char *kwlist[] = { "pool", "cuid", "capacity", "block_size", NULL };
 	PyObject *pool_obj;
 	unsigned long long cuid, capacity = 0, block_size = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "OK|KK:_create", kwlist, &pool_obj, &cuid,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OK|KK:_create", (char **)kwlist, &pool_obj, &cuid,
 					 &capacity, &block_size))
 		return NULL;
 	PoolObject *pool = dipy_pool_arg(pool_obj, "mem_pool");

@@ -90,9 +90,9 @@ static int message_size(MessageObject *m, void **ptr, size_t *size, size_t *cap)
 
 static int sendh_init(SendHObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "ch", "return_mode", "wait_mode", "timeout", NULL };
+	static const char *kwlist[] = { "ch", "return_mode", "wait_mode", "timeout", NULL };
 	PyObject *ch_obj, *ret = NULL, *wait = NULL, *timeout = NULL;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOO:ChannelSendH", kwlist, &ch_obj, &ret,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOO:ChannelSendH", (char **)kwlist, &ch_obj, &ret,
 					 &wait, &timeout))
 		return -1;
 	if (self->h) {
@@ -467,9 +467,9 @@ PyTypeObject Dipy_SendHType = {
 
 static int recvh_init(RecvHObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "ch", "notification_type", "signal", "wait_mode", "timeout", NULL };
+	static const char *kwlist[] = { "ch", "notification_type", "signal", "wait_mode", "timeout", NULL };
 	PyObject *ch_obj, *notif = NULL, *sig = NULL, *wait = NULL, *timeout = NULL;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOOO:ChannelRecvH", kwlist, &ch_obj, &notif,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOOO:ChannelRecvH", (char **)kwlist, &ch_obj, &notif,
 					 &sig, &wait, &timeout))
 		return -1;
 	if (self->h) {

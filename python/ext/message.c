@@ -264,9 +264,9 @@ out:
 
 static PyObject *msg_destroy(MessageObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "free_mem", NULL };
+	static const char *kwlist[] = { "free_mem", NULL };
 	int free_mem = 1;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|p:destroy", kwlist, &free_mem))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|p:destroy", (char **)kwlist, &free_mem))
 		return NULL;
 	if (!dipy_message_arg((PyObject *)self, "the message"))
 		return NULL;

@@ -80,11 +80,11 @@ static int pool_fresh(PoolObject *self)
 
 static PyObject *pool_create(PoolObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "name", "size", "mode", NULL };
+	static const char *kwlist[] = { "name", "size", "mode", NULL };
 	const char *name;
 	unsigned long long size;
 	unsigned int mode = 0600;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "sK|I:_create", kwlist, &name, &size, &mode))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "sK|I:_create", (char **)kwlist, &name, &size, &mode))
 		return NULL;
 	if (pool_fresh(self) < 0)
 		return NULL;

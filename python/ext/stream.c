@@ -92,12 +92,12 @@ static void stream_dealloc(StreamObject *self)
 
 static PyObject *stream_open(StreamObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "name", "role", "size", "perm", NULL };
+	static const char *kwlist[] = { "name", "role", "size", "perm", NULL };
 	const char *name;
 	int role;
 	long long size;
 	unsigned int perm = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "siL|I:open", kwlist, &name, &role, &size, &perm))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "siL|I:open", (char **)kwlist, &name, &role, &size, &perm))
 		return NULL;
 	if (self->s)
 		return dipy_value_error(DIPY_CTX_STREAM, "the channel is already open");
@@ -210,8 +210,6 @@ static PyObject *stream_write(StreamObject *self, PyObject *const *args, Py_ssiz
 		PyBuffer_Release(&buf);
 	if (done == (size_t)len)
 		return PyLong_FromSize_t(done);
-	if (rc == DIPC_EFULL && done == 0)
-		rc = DIPC_EFULL;
 	/* Part of the data may have gone: say how much. */
 	dipy_raise(DIPY_CTX_STREAM, (int)rc, done ? "the write was cut short" : "could not write");
 	if (PyErr_Occurred()) {
@@ -420,10 +418,11 @@ static PyMethodDef stream_methods[] = {
 	  "write(data, timeout=None) -> int\n\n"
 	  "Write all of data (bytes, bytearray, memoryview, or str as UTF-8),\n"
 	  "waiting while the channel is full; return the number of bytes written.\n"
-	  "timeout (seconds; None waits as long as it takes, 0 writes only what\n"
-	  "fits) bounds the wait.  If the reader goes away, or the timeout\n"
-	  "expires, part-way, OppositeEndClosedError or SmipcTimeout is raised\n"
-	  "with the count already written in its `written` attribute." },
+	  "timeout (seconds; None waits as long as it takes; 0 does not wait)\n"
+	  "bounds the wait.  If not everything could be written (the reader went\n"
+	  "away, the timeout expired, or with 0 the ring had no room for all of\n"
+	  "it), OppositeEndClosedError or SmipcTimeout is raised with the count\n"
+	  "already written in its `written` attribute." },
 	{ "read", (PyCFunction)(void (*)(void))stream_read, METH_FASTCALL | METH_KEYWORDS,
 	  "read(buf, n, blocking=False, timeout=None) -> int\n\n"
 	  "Read up to n bytes into buf (a ctypes create_string_buffer or any\n"
