@@ -101,6 +101,14 @@ s.send_bytes(big)
 is_(r.recv_bytes(), big, "a payload larger than the block (102400 bytes) goes through")
 s.send_bytes(b"q" * 1024)
 is_(r.recv_bytes(), b"q" * 1024, "a payload of exactly one block goes through")
+roomless = MemoryPool(1, unique("pych-roomless"), 0)
+rc_ = Channel(roomless, 1, capacity=2, block_size=64)
+with rc_.sendh() as rs:
+    e = raises(ChannelSendError, rs.send_bytes, b"x" * (2 << 20),
+               name="a payload the pool has no room for raises ChannelSendError")
+    ok(e is not None and e.lib_err == _dragonipc.ENOSPC, "  ... carrying DIPC_ENOSPC")
+rc_.destroy()
+roomless.destroy()
 
 # ---- full, empty and timeouts ---------------------------------------------------
 ss, sr = small.sendh(), small.recvh()

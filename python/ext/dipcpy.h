@@ -29,7 +29,6 @@ enum dipy_ctx {
 	DIPY_CTX_POOL,          /* pool queries, detach, destroy */
 	DIPY_CTX_POOL_CREATE,
 	DIPY_CTX_POOL_ATTACH,
-	DIPY_CTX_POOL_ALLOC,
 	DIPY_CTX_MSG_ALLOC,     /* Message.create_alloc: a ChannelError too */
 	DIPY_CTX_CHANNEL,       /* create, attach, destroy, poll, handles */
 	DIPY_CTX_SEND,

@@ -48,21 +48,19 @@ static struct {
 	{ "DragonPoolAttachFail", NULL },
 #define X_POOL_FULL    15
 	{ "DragonPoolAllocationNotAvailable", NULL },
-#define X_POOL_TIMEOUT 16
-	{ "DragonMemoryTimeout", NULL },
-#define X_MSG_ALLOC    17
+#define X_MSG_ALLOC    16
 	{ "MessageAllocationError", NULL },
-#define X_SMIPC        18
+#define X_SMIPC        17
 	{ "SmipcError", NULL },
-#define X_SM_CLOSED    19
+#define X_SM_CLOSED    18
 	{ "OppositeEndClosedError", NULL },
-#define X_SM_FAILED    20
+#define X_SM_FAILED    19
 	{ "OperationFailedError", NULL },
-#define X_SM_TIMEOUT   21
+#define X_SM_TIMEOUT   20
 	{ "SmipcTimeout", NULL },
-#define X_POOL_VALUE   22
+#define X_POOL_VALUE   21
 	{ "DragonPoolValueError", NULL },
-#define X_SM_PARAM     23
+#define X_SM_PARAM     22
 	{ "ParameterTypeError", NULL },
 };
 
@@ -94,14 +92,6 @@ static int pick_exception(enum dipy_ctx ctx, int rc)
 		return X_POOL_CREATE;
 	case DIPY_CTX_POOL_ATTACH:
 		return X_POOL_ATTACH;
-	case DIPY_CTX_POOL_ALLOC:
-		if (rc == DIPC_ENOSPC)
-			return X_POOL_FULL;
-		if (rc == DIPC_ETIMEDOUT)
-			return X_POOL_TIMEOUT;
-		if (rc == DIPC_EINVAL)
-			return X_POOL_VALUE;
-		return X_POOL;
 	case DIPY_CTX_POOL:
 		if (rc == DIPC_EINVAL)
 			return X_POOL_VALUE;
@@ -179,7 +169,6 @@ PyObject *dipy_value_error(enum dipy_ctx ctx, const char *fmt, ...)
 	case DIPY_CTX_POOL:
 	case DIPY_CTX_POOL_CREATE:
 	case DIPY_CTX_POOL_ATTACH:
-	case DIPY_CTX_POOL_ALLOC:
 		which = X_POOL_VALUE;
 		break;
 	case DIPY_CTX_STREAM:

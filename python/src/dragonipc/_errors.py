@@ -15,7 +15,7 @@ __all__ = [
     "ChannelRecvError", "ChannelRecvTimeout", "ChannelEmpty",
     "DragonMemoryError", "DragonPoolError", "DragonPoolValueError",
     "DragonPoolCreateFail", "DragonPoolAttachFail", "DragonPoolDetachFail",
-    "DragonPoolAllocationNotAvailable", "DragonMemoryTimeout",
+    "DragonPoolAllocationNotAvailable",
     "MessageAllocationError",
     "SmipcError", "ParameterTypeError", "OppositeEndClosedError",
     "OperationFailedError", "SmipcTimeout",
@@ -141,10 +141,6 @@ class DragonPoolDetachFail(DragonPoolError):
 
 class DragonPoolAllocationNotAvailable(DragonPoolError):
     """The pool has no room for the allocation (the pool is full)."""
-
-
-class DragonMemoryTimeout(DragonPoolError, TimeoutError):
-    """A blocking allocation timed out."""
 
 
 class MessageAllocationError(ChannelError, DragonPoolAllocationNotAvailable):

@@ -101,6 +101,7 @@ class PollResult:
     """
 
     def __init__(self, value=None, rc=None):
+        """An empty result, filled in by poll()."""
         self.value = value
         self.rc = rc
 
@@ -139,6 +140,7 @@ class Channel(_dragonipc.Channel):
     def __init__(self, mem_pool, c_uid, block_size=None, capacity=None, lock_type=None,
                  fc_type=None, flags=None, def_alloc_pool=None, max_spinners=None,
                  max_event_bcasts=None):
+        """Create the channel (see the class documentation)."""
         if not isinstance(mem_pool, MemoryPool):
             raise TypeError("mem_pool must be a MemoryPool, not %s" % type(mem_pool).__name__)
         if not isinstance(c_uid, int) or isinstance(c_uid, bool) or c_uid < 0:
@@ -263,9 +265,11 @@ class Channel(_dragonipc.Channel):
         return True
 
     def __enter__(self):
+        """Return the channel itself."""
         return self
 
     def __exit__(self, *exc):
+        """Destroy the channel if this object created it, else detach."""
         if self.is_attached:
             if self.is_creator:
                 self.destroy()

@@ -41,13 +41,13 @@ import weakref
 from . import _dragonipc
 from ._errors import (DragonMemoryError, DragonPoolError, DragonPoolValueError,
                       DragonPoolCreateFail, DragonPoolAttachFail, DragonPoolDetachFail,
-                      DragonPoolAllocationNotAvailable, DragonMemoryTimeout)
+                      DragonPoolAllocationNotAvailable)
 
 __all__ = [
     "MemoryPool", "default_pool", "set_default_pool", "unlink", "POOL_MIN_SIZE",
     "NAME_MAX", "DragonMemoryError", "DragonPoolError", "DragonPoolValueError",
     "DragonPoolCreateFail", "DragonPoolAttachFail", "DragonPoolDetachFail",
-    "DragonPoolAllocationNotAvailable", "DragonMemoryTimeout",
+    "DragonPoolAllocationNotAvailable",
 ]
 
 #: Pools smaller than this many bytes are rounded up to it.
@@ -102,6 +102,8 @@ class MemoryPool(_dragonipc.Pool):
     """
 
     def __init__(self, size, name, uid, pre_alloc_blocks=None, *, mode=0o600, **dragon_options):
+        """Create the pool (see the class documentation); mode is its
+        permission bits (owner-only by default)."""
         if not isinstance(size, int) or isinstance(size, bool):
             raise TypeError("pool size must be int, got type %s" % type(size).__name__)
         if not isinstance(uid, int) or isinstance(uid, bool):
@@ -169,6 +171,7 @@ class MemoryPool(_dragonipc.Pool):
         return (_unpickle_pool, (self.serialize(), getattr(self, "muid", 0)))
 
     def __enter__(self):
+        """Return the pool itself."""
         return self
 
     def __exit__(self, *exc):

@@ -14,7 +14,6 @@ __all__ = [
     'DragonPoolAttachFail',
     'DragonPoolDetachFail',
     'DragonPoolAllocationNotAvailable',
-    'DragonMemoryTimeout',
 ]
 
 from typing import Any, List, Optional, Union
@@ -25,8 +24,7 @@ from ._errors import (DragonMemoryError as DragonMemoryError, DragonPoolError as
                       DragonPoolCreateFail as DragonPoolCreateFail,
                       DragonPoolAttachFail as DragonPoolAttachFail,
                       DragonPoolDetachFail as DragonPoolDetachFail,
-                      DragonPoolAllocationNotAvailable as DragonPoolAllocationNotAvailable,
-                      DragonMemoryTimeout as DragonMemoryTimeout)
+                      DragonPoolAllocationNotAvailable as DragonPoolAllocationNotAvailable)
 
 POOL_MIN_SIZE: int
 NAME_MAX: int

@@ -112,6 +112,7 @@ class Channel(_dragonipc.Stream):
     """
 
     def __init__(self, cid, mode, chan_sz=128):
+        """Check the arguments; nothing is opened yet."""
         self.name = _cid_name(cid)
         self.cid = cid
         if mode not in (CHAN_R, CHAN_W):
@@ -134,9 +135,11 @@ class Channel(_dragonipc.Stream):
         self._close()
 
     def __enter__(self):
+        """Open the channel and return it."""
         return self.open()
 
     def __exit__(self, exc_type, exc_val, exc_tb):
+        """Close the channel."""
         self.close()
 
     def print_status(self):
@@ -175,6 +178,7 @@ class Listener:
     """A running read_async listener (smipc's AsyncReaderPromise)."""
 
     def __init__(self, channel, callback, on_close=None):
+        """Start listening on channel (use Channel.read_async)."""
         if not callable(callback):
             raise ParameterTypeError("callback must be callable")
         self.channel = channel
@@ -239,6 +243,7 @@ class AsyncReader:
     """
 
     def __init__(self, channel, loop=None):
+        """Start listening on channel for the running (or given) event loop."""
         self._loop = loop or asyncio.get_running_loop()
         self._buf = bytearray()
         self._eof = False
