@@ -2,6 +2,7 @@
 serialized descriptors, ownership transfer between processes, many
 producers and consumers."""
 
+import gc
 import multiprocessing as mp
 import os
 
@@ -9,6 +10,7 @@ from taplib import ok, is_, diag, done_testing, unique
 
 from dragonipc.managed_memory import MemoryPool
 from dragonipc.channels import Channel, Message, transfer_ownership_on_send
+from dragonipc import smipc
 
 
 def echo_pickled(ch_in, ch_out, pool):
@@ -140,6 +142,31 @@ def main():
     diag("%d producers x %d messages through a 16-slot channel to %d consumers"
          % (nprod, count, ncons))
     is_(work.num_msgs, 0, "the channel is drained")
+
+    # ---- fork: inherited objects let go without freeing the parent's ----------
+    gc.collect()
+    allocs = pool.num_allocs
+    kept = Message.create_alloc(pool, 64)
+    kept.bytes_memview()[:4] = b"mine"
+    sname = unique("pymp-fork")
+    w = smipc.open_channel(sname, smipc.CHAN_W, 64).open()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            del kept, w    # collected in the child
+            gc.collect()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    is_((kept.tobytes()[:4], pool.num_allocs), (b"mine", allocs + 1),
+        "a child collecting an inherited Message leaves the parent's allocation alone")
+    with smipc.open_channel(sname, smipc.CHAN_R, 64) as rd:
+        w.write(b"still mine")
+        buf = bytearray(10)
+        is_(rd.read(buf, 10, True, timeout=10), 10, "a child collecting an inherited stream "
+            "leaves the parent's writer open")
+    w.close()
+    kept.destroy()
 
     work.destroy()
     a.destroy()

@@ -68,6 +68,10 @@ int dipy_wait(dipy_op op, void *arg, int64_t timeout_ns, int busy_rc);
 /* Monotonic nanoseconds. */
 int64_t dipy_now_ns(void);
 
+/* This process's id: objects inherited through fork() must not free or
+ * close, on collection, what belongs to the parent. */
+long dipy_pid(void);
+
 /* Fast-call keyword parsing: fill out[0..n) from args/kwnames by the names
  * in kwlist; missing ones stay as they were.  npos_max limits positionals. */
 int dipy_parse(const char *fname, PyObject *const *args, Py_ssize_t nargs,
@@ -124,6 +128,7 @@ typedef struct {
 	Py_ssize_t exports;     /* live buffer views */
 	struct dipy_orphan *orphans; /* allocations kept alive for views */
 	int busy;               /* in a wait with the GIL released */
+	long owner;             /* process whose allocation it is (see msg_dealloc) */
 	PyObject *weakreflist;
 } MessageObject;
 

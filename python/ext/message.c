@@ -26,7 +26,7 @@ static void free_orphans(MessageObject *m)
 	m->orphans = NULL;
 	while (o) {
 		struct dipy_orphan *next = o->next;
-		if (o->free_mem)
+		if (o->free_mem && m->owner == dipy_pid())
 			dipc_mem_free(o->mem);
 		else
 			dipc_mem_detach(o->mem);
@@ -115,6 +115,7 @@ void dipy_message_filled(MessageObject *m, PoolObject *pool)
 		dipy_message_emptied(m);
 	dipy_pool_hold(pool);
 	m->pool = pool;
+	m->owner = dipy_pid();
 }
 
 PyObject *dipy_message_new(dipc_msg *msg, PoolObject *pool)
@@ -129,6 +130,7 @@ PyObject *dipy_message_new(dipc_msg *msg, PoolObject *pool)
 	m->exports = 0;
 	m->orphans = NULL;
 	m->busy = 0;
+	m->owner = dipy_pid();
 	m->weakreflist = NULL;
 	if (pool && dipy_message_has_mem(m)) {
 		dipy_pool_hold(pool);
@@ -161,8 +163,10 @@ static void msg_dealloc(MessageObject *self)
 {
 	if (self->weakreflist)
 		PyObject_ClearWeakRefs((PyObject *)self);
-	/* A message nobody destroyed gives its allocation back. */
-	message_release(self, 1);
+	/* A message nobody destroyed gives its allocation back; a copy
+	 * inherited through fork() only lets go of its handle, since the
+	 * allocation is the parent's. */
+	message_release(self, self->owner == dipy_pid());
 	free_orphans(self);
 	PyObject_Free(self);
 }

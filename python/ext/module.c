@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- exceptions ------------------------------------------------------------ */
 
@@ -199,6 +200,11 @@ int64_t dipy_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+long dipy_pid(void)
+{
+	return (long)getpid();
 }
 
 int dipy_timeout_from_py(PyObject *obj, int64_t *ns)

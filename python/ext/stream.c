@@ -21,6 +21,7 @@ static _Thread_local void *cb_current;
 typedef struct {
 	PyObject_HEAD
 	dipc_stream *s;         /* NULL when not open */
+	long owner;             /* the process that opened it */
 	int role;
 	PyObject *callback;     /* listener's callable while one is set */
 	int listening;          /* we hold a reference to ourselves for it */
@@ -84,8 +85,10 @@ static void stream_dealloc(StreamObject *self)
 {
 	if (self->weakreflist)
 		PyObject_ClearWeakRefs((PyObject *)self);
-	/* A listening stream holds itself, so none is listening here. */
-	stream_close_c(self);
+	/* A listening stream holds itself, so none is listening here.  A copy
+	 * inherited through fork() leaves the parent's role alone. */
+	if (self->owner == dipy_pid())
+		stream_close_c(self);
 	Py_CLEAR(self->callback);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -118,6 +121,7 @@ static PyObject *stream_open(StreamObject *self, PyObject *args, PyObject *kw)
 		return dipy_raise(DIPY_CTX_STREAM, rc, why);
 	}
 	self->s = s;
+	self->owner = dipy_pid();
 	self->role = role;
 	Py_RETURN_NONE;
 }
