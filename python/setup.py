@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 
+import setuptools
 from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -68,7 +69,16 @@ flags.setdefault("extra_compile_args", []).append("-std=gnu11")
 SOURCES = ["ext/module.c", "ext/pool.c", "ext/channel.c", "ext/message.c",
            "ext/handles.c", "ext/stream.c"]
 
+# The metadata lives in pyproject.toml; setuptools older than 61 cannot
+# read it there, so give them what the build needs here.
+legacy = {}
+if tuple(int(x) for x in setuptools.__version__.split(".")[:2] if x.isdigit()) < (61, 0):
+    legacy = dict(name="dragonipc", version="0.1.0", python_requires=">=3.8",
+                  package_dir={"": "src"}, packages=["dragonipc"],
+                  package_data={"dragonipc": ["py.typed", "*.pyi"]})
+
 setup(
+    **legacy,
     ext_modules=[
         Extension(
             "dragonipc._dragonipc",
