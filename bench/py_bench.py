@@ -15,6 +15,7 @@ the transport's package is not installed.
 """
 
 import argparse
+import ctypes
 import mmap
 import os
 import struct
@@ -124,7 +125,6 @@ class DipcSmipc(Transport):
         self.c.__enter__()
 
     def open_rx(self):
-        import ctypes
         from dragonipc import smipc
         self.c = smipc.open_channel(self.cid, smipc.CHAN_R, self.ring)
         self.c.__enter__()
@@ -138,7 +138,7 @@ class DipcSmipc(Transport):
         self.c.read(self.hbuf, 8, blocking=True)
         n = HDR.unpack(self.hbuf.raw)[0]
         self.c.read(self.buf, n, blocking=True)
-        return self.buf.raw[:n]
+        return ctypes.string_at(self.buf, n)
 
     def close(self):
         self.c.__exit__(None, None, None)
@@ -359,6 +359,43 @@ def consumer(t, size, ctl, duration, warmup):
     return res
 
 
+def ceiling(size, duration):
+    """Messages/s of this script's own work, with no transport at all: the
+    producer's loop with a send that does nothing, and the consumer's loop
+    over ready-made messages; the slower of the two bounds every transport."""
+    pats = [bytes([v]) * size for v in range(256)]
+    sink = []
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < duration / 2:
+        for _ in range(256):
+            b = bytearray(pats[pat_byte(n)])
+            HDR.pack_into(b, 0, n)
+            sink.append(b)
+            sink.pop()
+            n += 1
+    prod = n / (time.perf_counter() - t0)
+    msgs = []
+    for seq in range(256):
+        b = bytearray(pats[pat_byte(seq)])
+        HDR.pack_into(b, 0, seq)
+        msgs.append(bytes(b))
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < duration / 2:
+        for d in msgs:
+            if len(d) != size:
+                raise SystemExit("size")
+            seq = HDR.unpack_from(d, 0)[0]
+            if seq != n & 255:
+                raise SystemExit("seq")
+            if not isinstance(d, bytes):
+                d = bytes(d)
+            if d.count(pat_byte(seq), 8) != size - 8:
+                raise SystemExit("corrupt")
+            n += 1
+    cons = n / (time.perf_counter() - t0)
+    return min(prod, cons)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--list", action="store_true")
@@ -371,6 +408,13 @@ def main():
     if a.list:
         for T in TRANSPORTS:
             print("%-18s %s" % (T.name, T.about))
+        print("%-18s %s" % ("py-ceiling", "this script's own loops, no transport: the bound"))
+        return 0
+    if a.transport == "py-ceiling":
+        mps = ceiling(a.size, a.duration)
+        print("RESULT transport=py-ceiling test=pythr wait=default size=%d nprod=1 iters=0 "
+              "seconds=%.4f lat_ns=0.0 msgs_per_s=%.1f bytes_per_s=%.1f cpus=free"
+              % (a.size, a.duration, mps, mps * a.size))
         return 0
     T = next((T for T in TRANSPORTS if T.name == a.transport), None)
     if T is None or a.size < 8:

@@ -357,6 +357,8 @@ def run_python(args, runner):
     # The in-tree build of the package (python/python.am builds it there).
     pydirs = [os.path.join(args.builddir, "python", d) for d in ("lib", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in pydirs + [env.get("PYTHONPATH")] if p)
+    libs = os.path.join(args.builddir, ".libs")
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (libs, env.get("LD_LIBRARY_PATH")) if p)
     py = args.python_exe or sys.executable
     try:
         out = subprocess.run([py, script, "--list"], capture_output=True, text=True,
@@ -494,15 +496,25 @@ def targets(runner, sizes):
                        + x * (sp(("dipc-xfer", "lat", "spin", s), "lat_ns") or 0))
     if len(over) >= 2:
         small = min(over)
-        base = over[small][0]
+        base = max(over[small][0], 0.0)
         worst = max(over, key=lambda s: over[s][0])
-        # Flat: no size adds more than twice the smallest size's overhead,
-        # beyond what the rounds' own spread explains.
-        ok = all(o - 2 * max(base, 0) <= max(noise, 1000.0) for o, noise in over.values())
-        figs = ", ".join("%s +%s" % (human_size(s), fmt_ns(over[s][0])) for s in sorted(over))
-        add("transfer-of-ownership latency flat in size (overhead over the floor ring)",
-            figs, "largest %s at %s, smallest-size %s" % (fmt_ns(over[worst][0]), human_size(worst),
-                                                          fmt_ns(base)), ok)
+        # Flat: no size adds more than twice what the smallest adds, plus
+        # 1 us.  "within noise" when that holds only once the rounds'
+        # spread is allowed for.
+        strict = all(o <= 2 * base + 1000.0 for o, _ in over.values())
+        loose = all(o <= 2 * base + max(noise, 1000.0) for o, noise in over.values())
+        figs = ", ".join("%s %s%s" % (human_size(s), "+" if over[s][0] >= 0 else "",
+                                      fmt_ns(over[s][0]) if over[s][0] >= 0 else "-" + fmt_ns(-over[s][0]))
+                         for s in sorted(over))
+        r = "largest +%s at %s; +%s at %s" % (fmt_ns(over[worst][0]), human_size(worst),
+                                               fmt_ns(base), human_size(small))
+        name = "transfer-of-ownership latency flat in size (added over the floor ring)"
+        if strict:
+            res.append((name, figs, r, "met"))
+        elif loose:
+            res.append((name, figs, r, "within noise only"))
+        else:
+            res.append((name, figs, r, "NOT met"))
     else:
         add("transfer-of-ownership latency flat in size", "-", None, False)
 
