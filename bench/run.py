@@ -141,6 +141,15 @@ class Runner:
         return statistics.median(vals) if vals else None
 
     def spread(self, key, metric):
+        """Median absolute deviation of the rounds over their median, or
+        None: robust to one disturbed round, unlike max - min."""
+        vals = [s[metric] for s in self.samples.get(key, []) if isinstance(s.get(metric), float)]
+        if len(vals) < 2:
+            return None
+        m = statistics.median(vals)
+        return statistics.median(abs(v - m) for v in vals) / m if m else None
+
+    def range(self, key, metric):
         """(max - min) / median over the rounds, or None."""
         vals = [s[metric] for s in self.samples.get(key, []) if isinstance(s.get(metric), float)]
         if len(vals) < 2:
@@ -399,8 +408,8 @@ def table(runner, test, wait, metric, fmt, sizes):
                 v = runner.median(key, metric)
                 sp = runner.spread(key, metric)
                 cell = fmt(v)
-                if sp is not None and sp > 0.10:
-                    cell += " ±%d%%" % round(50 * sp)
+                if sp is not None and sp > 0.05:
+                    cell += " ±%d%%" % round(100 * sp)
                 row.append(cell)
         rows.append(row)
     return ["transport"] + [human_size(s) for s in sizes], rows
@@ -492,8 +501,9 @@ def targets(runner, sizes):
         x = m(("dipc-xfer", "lat", "spin", s), "lat_ns")
         f = m(("floor", "lat", "spin", s), "lat_ns")
         if x is not None and f is not None:
-            over[s] = (x - f, f * (sp(("floor", "lat", "spin", s), "lat_ns") or 0)
-                       + x * (sp(("dipc-xfer", "lat", "spin", s), "lat_ns") or 0))
+            # Noise: three deviations of each side (both medians move).
+            over[s] = (x - f, 3 * (f * (sp(("floor", "lat", "spin", s), "lat_ns") or 0)
+                                   + x * (sp(("dipc-xfer", "lat", "spin", s), "lat_ns") or 0)))
     if len(over) >= 2:
         small = min(over)
         base = max(over[small][0], 0.0)
@@ -619,8 +629,8 @@ def write_results(runner, details, sizes, tabs, tgts, pngs, args):
     L += ["Written by `%s` (that is, `bench/run.py %s`) on %s. Every figure is the median of %d rounds; "
              "in each round every case ran once for %.2f s after a warm-up, the cases of one "
              "round interleaved so that slow drifts of the machine hit all transports alike. "
-             "A cell marked ±N%% had a spread (max - min over the rounds) of 2N%% of its median; "
-             "cells without a mark spread by 20%% or less."
+             "A cell marked ±N%% has a median absolute deviation over the rounds of N%% of its "
+             "median (unmarked: 5%% or less); see the noise summary below."
              % (cmd, args.cmdline, details["date"], args.rounds, args.duration), ""]
     L += ["## Machine", ""]
     for k in ("cpu", "cpus", "memory", "virtualisation", "kernel", "arch", "compiler", "python",
@@ -630,6 +640,23 @@ def write_results(runner, details, sizes, tabs, tgts, pngs, args):
              % (tuple(details["load_before"]) + tuple(details["load_after"])))
     L.append("- run time: %d s" % details["elapsed_s"])
     L.append("")
+    devs = sorted(runner.spread(k, m) for k in runner.samples
+                  for m in (["lat_ns"] if k[1] == "lat" else ["msgs_per_s"])
+                  if runner.spread(k, m) is not None)
+    rngs = sorted(runner.range(k, m) for k in runner.samples
+                  for m in (["lat_ns"] if k[1] == "lat" else ["msgs_per_s"])
+                  if runner.range(k, m) is not None)
+    if devs:
+        L += ["## Noise", "",
+              "Over the %d cases measured: median absolute deviation between rounds, relative to "
+              "the median, is %.0f%% at the median case and %.0f%% at the 90th percentile; %d%% "
+              "of the cases deviate by more than 10%%.  The full range between rounds "
+              "(max - min) is %.0f%% of the median at the median case and %.0f%% at the 90th "
+              "percentile: single rounds are disturbed by other work on this shared 2-core "
+              "machine, which is why the figures are medians."
+              % (len(devs), 100 * devs[len(devs) // 2], 100 * devs[int(len(devs) * 0.9)],
+                 round(100 * sum(d > 0.10 for d in devs) / len(devs)),
+                 100 * rngs[len(rngs) // 2], 100 * rngs[int(len(rngs) * 0.9)]), ""]
     L += ["## How it measures", "",
           "- Two processes (fork), pinned to different CPUs with sched_setaffinity "
           "(process A or the consumer on the first CPU, the other(s) on the second); "
@@ -643,7 +670,11 @@ def write_results(runner, details, sizes, tabs, tgts, pngs, args):
           "calls; the floors spin on the shared word.  Sleeping waits: DIPC_WAIT_IDLE; the "
           "peers block in the kernel; the floor sleeps on a futex.  Throughput and fan-in use "
           "each transport's default (libdragonipc DIPC_WAIT_ADAPTIVE, the peers block).",
-          "- See bench/README.md for each transport's exact setup.", ""]
+          "- Every buffer the benchmarks write or read is aligned to a cache line (glibc's memcpy "
+          "runs at about 1 GB/s between 4 KiB and 64 KiB buffers misaligned to each other on "
+          "this machine, 25-90 GB/s aligned).",
+          "- See bench/README.md for each transport's exact setup, and bench/PROFILE.md for where "
+          "libdragonipc's time goes where a target is missed.", ""]
     L += ["## Targets", "", "| target | figures | ratio | verdict |", "|---|---|---|---|"]
     for name, figs, r, verdict in tgts:
         L.append("| %s | %s | %s | %s |" % (name, figs, r, verdict))
