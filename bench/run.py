@@ -586,7 +586,9 @@ def plots(runner, sizes, outdir):
              ("throughput-bytes.png", "thr", "default", "bytes_per_s", 1e-9, "payload GB/s",
               "Throughput, one producer to one consumer"),
              ("fanin-msgs.png", "fanin", "default", "msgs_per_s", 1, "messages/s",
-              "Fan-in, %s producers to one consumer" % runner.args.producers)]
+              "Fan-in, %s producers to one consumer" % runner.args.producers),
+             ("python-msgs.png", "pythr", "default", "msgs_per_s", 1, "messages/s",
+              "Python, one process to another")]
     for fname, test, wait, metric, scale, ylabel, title in specs:
         names = []
         for (name, t, w, s) in runner.status:
@@ -603,8 +605,8 @@ def plots(runner, sizes, outdir):
                     xs.append(s)
                     ys.append(v * scale)
             if xs:
-                style = "--" if name.startswith("floor") else "-"
-                lw = 2.4 if name.startswith("dipc") else 1.3
+                style = "--" if name.startswith(("floor", "py-ceiling")) else "-"
+                lw = 2.4 if name.startswith(("dipc", "py-dipc")) else 1.3
                 ax.plot(xs, ys, style, marker="o", ms=3, lw=lw, label=name)
         if metric == "bytes_per_s":
             xs = [s for s in sizes if runner.median(("memcpy", "memcpy", "-", s), metric)]
