@@ -1,0 +1,56 @@
+/*
+ * win32/win32.h - what the Windows platform files share.
+ *
+ * A segment is a pagefile-backed section named "Local\<name>" (the
+ * session's namespace).  Its first DIPC_W32_HDR bytes are ours, not the
+ * caller's: Windows cannot tell the exact size of an existing section (a
+ * view is rounded up to whole pages), and there is no unlink, so the header
+ * records the size the creator asked for and whether the name was
+ * "removed".  It also holds the sleeper counts that dipc_os_wait and
+ * dipc_os_wake share across processes (see wait.c).  The caller's view
+ * starts right after it, so it stays page-aligned as on POSIX.
+ */
+#ifndef DIPC_WIN32_H
+#define DIPC_WIN32_H
+
+#include "internal.h"
+
+#include <windows.h>
+
+#define DIPC_W32_HDR   4096u
+#define DIPC_W32_SLOTS 512u
+#define DIPC_W32_MAGIC 0x3233574370696464ull  /* "ddipCW32" */
+
+struct dipc_w32_hdr {
+	_Atomic uint64_t magic;         /* stored last, with release */
+	uint64_t size;                  /* the caller's size */
+	_Atomic uint32_t unlinked;      /* 1 once dipc_os_shm_unlink ran */
+	uint32_t pad_[11];
+	_Atomic uint32_t sleepers[DIPC_W32_SLOTS];
+};
+
+_Static_assert(sizeof(struct dipc_w32_hdr) <= DIPC_W32_HDR,
+	       "segment header must fit its page");
+
+/* What dipc_os_shm.handle points to in each process. */
+struct dipc_w32_map {
+	HANDLE section;
+	struct dipc_w32_hdr *hdr;       /* base of the view */
+	/* Semaphores, one per sleeper slot, opened on first use. */
+	_Atomic(HANDLE) sem[DIPC_W32_SLOTS];
+};
+
+static inline struct dipc_w32_map *dipc_w32_map_of(const struct dipc_os_shm *seg)
+{
+	if (!seg || !seg->addr || seg->handle == -1 || seg->handle == 0)
+		return NULL;
+	return (struct dipc_w32_map *)seg->handle;
+}
+
+/* Kernel object name for a segment, with an optional suffix. */
+int dipc_w32_name(const char *name, const char *suffix, char *out, size_t len);
+
+/* Close the semaphores wait.c opened for a map. */
+void dipc_w32_wait_release(struct dipc_w32_map *map);
+
+#endif
