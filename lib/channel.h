@@ -1,0 +1,73 @@
+/*
+ * channel.h - the layout of a channel inside its pool.
+ *
+ * A channel is a ring of capacity slots.  Each slot is a 64-byte header
+ * followed by a block of block_size payload bytes.  The slot's state word
+ * packs a 32-bit stamp (lap * 4 + state) with the process id of whoever
+ * holds it, so one compare-and-swap both claims a slot and names the
+ * claimer:
+ *
+ *   EMPTY(lap)    free for the producer of position lap*capacity+i
+ *   WRITING(lap)  claimed by a producer (pid in the low half)
+ *   FULL(lap)     a committed message, for the consumer at that position
+ *   SKIP(lap)     its producer died before committing; consumers pass it
+ *
+ * Consumers copy the payload out first and then commit with one CAS from
+ * FULL(lap) to EMPTY(lap+1); a consumer that dies before the CAS leaves
+ * the message for the next one, one that dies after it had taken it.
+ * head and tail only say where to look; anyone who finds them behind
+ * moves them on, so a process that dies between claiming a slot and
+ * moving a counter stalls no one.
+ */
+#ifndef DIPC_CHANNEL_H
+#define DIPC_CHANNEL_H
+
+#include "pool.h"
+
+#define CHAN_MAGIC 0x4e41484343504944ull  /* "DIPCCHAN" */
+#define CHAN_ABI   1u
+
+enum { SLOT_EMPTY = 0, SLOT_WRITING = 1, SLOT_FULL = 2, SLOT_SKIP = 3 };
+enum { PAYLOAD_INLINE = 0, PAYLOAD_ALLOC = 1 };
+
+#define SLOT_HDR 64u
+
+struct slot_hdr {
+	_Atomic uint64_t word;   /* stamp << 32 | pid */
+	uint64_t len;            /* payload bytes */
+	uint64_t kind;           /* PAYLOAD_* */
+	uint64_t ref_blk;        /* PAYLOAD_ALLOC: the block travelling */
+	uint64_t ref_off;        /* and the payload's heap offset */
+	uint64_t reserved[3];
+};
+
+struct chan_hdr {
+	uint64_t live;           /* CHAN_MAGIC ^ cuid while the channel exists */
+	uint64_t cuid;
+	uint32_t abi;
+	uint32_t pad;
+	uint64_t capacity;
+	uint64_t block_size;
+	uint64_t slot_size;
+	uint64_t nonce;
+	_Atomic uint64_t next;   /* directory link, see pool_hdr.chan_head */
+
+	_Alignas(DIPC_CACHELINE) _Atomic uint64_t head;
+	_Alignas(DIPC_CACHELINE) _Atomic uint64_t tail;
+	_Alignas(DIPC_CACHELINE) _Atomic uint32_t recv_seq;  /* moves on every commit */
+	_Atomic uint32_t recv_sleepers;
+	_Alignas(DIPC_CACHELINE) _Atomic uint32_t send_seq;  /* moves on every take */
+	_Atomic uint32_t send_sleepers;
+	_Alignas(DIPC_CACHELINE) unsigned char slots[];
+};
+
+struct dipc_channel {
+	dipc_pool *pool;
+	bool own_pool;              /* attached from the descriptor: detach it with us */
+	struct chan_hdr *hdr;
+	uint64_t hdr_off;           /* heap offset of the header */
+	uint64_t cuid, capacity, block_size, slot_size, nonce;
+	atomic_int handles;
+};
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * msg.c - messages: a payload size and, maybe, the pool memory behind it.
+ */
+#include "pool.h"
+
+#include <stdlib.h>
+
+
+int dipc_msg_create_empty(dipc_msg **msg)
+{
+	if (!msg)
+		return DIPC_EINVAL;
+	*msg = calloc(1, sizeof(**msg));
+	return *msg ? 0 : DIPC_ENOMEM;
+}
+
+int dipc_msg_create_alloc(dipc_pool *pool, size_t size, dipc_msg **msg)
+{
+	if (!msg)
+		return DIPC_EINVAL;
+	*msg = NULL;
+	dipc_mem *mem;
+	int rc = dipc_pool_alloc(pool, size, &mem);
+	if (rc)
+		return rc;
+	rc = dipc_msg_create_from_mem(mem, msg);
+	if (rc)
+		dipc_mem_free(mem);
+	return rc;
+}
+
+int dipc_msg_create_from_mem(dipc_mem *mem, dipc_msg **msg)
+{
+	if (!msg)
+		return DIPC_EINVAL;
+	*msg = NULL;
+	if (!mem)
+		return DIPC_EINVAL;
+	dipc_msg *m = calloc(1, sizeof(*m));
+	if (!m)
+		return DIPC_ENOMEM;
+	m->mem = mem;
+	m->size = mem->size;
+	*msg = m;
+	return 0;
+}
+
+int dipc_msg_get(const dipc_msg *msg, void **ptr, size_t *size)
+{
+	if (!msg)
+		return DIPC_EINVAL;
+	if (ptr)
+		*ptr = msg->mem ? pool_ptr(msg->mem->pool, msg->mem->off) : NULL;
+	if (size)
+		*size = msg->mem ? (size_t)msg->size : 0;
+	return 0;
+}
+
+int dipc_msg_mem(const dipc_msg *msg, dipc_mem **mem)
+{
+	if (!msg || !mem)
+		return DIPC_EINVAL;
+	*mem = msg->mem;
+	return msg->mem ? 0 : DIPC_EINVAL;
+}
+
+int dipc_msg_destroy(dipc_msg *msg, int free_mem)
+{
+	if (!msg)
+		return DIPC_EINVAL;
+	int rc = 0;
+	if (msg->mem)
+		rc = free_mem ? dipc_mem_free(msg->mem) : dipc_mem_detach(msg->mem);
+	free(msg);
+	return rc;
+}

@@ -1,0 +1,627 @@
+/*
+ * pool.c - memory pools: named segments with a process-shared allocator.
+ *
+ * The allocator walks the block chain (see pool.h) from a roving start,
+ * merging free neighbours as it goes, and takes the first block that fits.
+ * It runs under the pool's plock; every update of the chain is one 64-bit
+ * store, so a holder killed mid-way leaves a chain that still walks, and
+ * the process that takes the lock over only recounts the totals.
+ */
+#include "pool.h"
+
+#include <stdlib.h>
+
+#define SER_MAGIC 0x50435049u  /* "IPCP" */
+
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t new_nonce(void)
+{
+	static _Atomic uint64_t counter;
+	int local;
+	uint64_t x = dipc_os_now_ns() ^ ((uint64_t)dipc_os_pid() << 32) ^
+		     (uint64_t)(uintptr_t)&local ^
+		     atomic_fetch_add(&counter, 0x1000193u);
+	x = mix64(x);
+	return x ? x : 1;
+}
+
+static inline struct blk_hdr *blk_at(const dipc_pool *p, uint64_t off)
+{
+	return (struct blk_hdr *)(p->heap + off);
+}
+
+static inline uint64_t blk_size(uint64_t word)
+{
+	return word & ~(uint64_t)(BLK_HDR - 1);
+}
+
+/* A block word read from shared memory is input: check it. */
+static inline bool blk_word_ok(const dipc_pool *p, uint64_t off, uint64_t word)
+{
+	uint64_t sz = blk_size(word);
+	return sz >= BLK_HDR && sz <= p->heap_size - off && (word & (BLK_HDR - 1) & ~BLK_USED) == 0;
+}
+
+void pool_lock(dipc_pool *p)
+{
+	if (dipc_plock_acquire(&p->shm, &p->hdr->lock) == 1) {
+		/* The last holder died: the chain is whole, the totals may not be. */
+		struct pool_hdr *h = p->hdr;
+		uint64_t off = 0, nallocs = 0, freeb = 0;
+		while (off < p->heap_size) {
+			uint64_t w = atomic_load_explicit(&blk_at(p, off)->word, memory_order_acquire);
+			if (!blk_word_ok(p, off, w))
+				break;
+			if (w & BLK_USED)
+				nallocs++;
+			else
+				freeb += blk_size(w);
+			off += blk_size(w);
+		}
+		h->nallocs = nallocs;
+		h->free_bytes = freeb;
+		h->rover = 0;
+	}
+}
+
+void pool_unlock(dipc_pool *p)
+{
+	dipc_plock_release(&p->shm, &p->hdr->lock);
+}
+
+static void pool_notify_free(dipc_pool *p)
+{
+	struct pool_hdr *h = p->hdr;
+	atomic_fetch_add_explicit(&h->free_seq, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&h->free_sleepers, memory_order_seq_cst))
+		dipc_os_wake(&p->shm, &h->free_seq);
+}
+
+/* Merge the free blocks that follow the free block at off into it. */
+static uint64_t merge_forward(dipc_pool *p, uint64_t off, uint64_t word)
+{
+	struct pool_hdr *h = p->hdr;
+	uint64_t sz = blk_size(word);
+	while (off + sz < p->heap_size) {
+		uint64_t noff = off + sz;
+		uint64_t nw = atomic_load_explicit(&blk_at(p, noff)->word, memory_order_relaxed);
+		if ((nw & BLK_USED) || !blk_word_ok(p, noff, nw))
+			break;
+		sz += blk_size(nw);
+		atomic_store_explicit(&blk_at(p, off)->word, sz, memory_order_release);
+		if (h->rover == noff)
+			h->rover = off;
+	}
+	return sz;
+}
+
+/* Find and take a block of total size need in [from, to). */
+static int take_first_fit(dipc_pool *p, uint64_t from, uint64_t to, uint64_t need,
+			  uint64_t user_size, uint32_t owner, uint64_t *out)
+{
+	struct pool_hdr *h = p->hdr;
+	uint64_t off = from;
+	while (off < to) {
+		struct blk_hdr *b = blk_at(p, off);
+		uint64_t w = atomic_load_explicit(&b->word, memory_order_acquire);
+		if (!blk_word_ok(p, off, w))
+			return DIPC_ECORRUPT;
+		if (w & BLK_USED) {
+			off += blk_size(w);
+			continue;
+		}
+		uint64_t sz = merge_forward(p, off, w);
+		if (sz < need) {
+			off += sz;
+			continue;
+		}
+		/* Everything but the word first; the word commits. */
+		uint64_t take = sz - need >= 2 * BLK_HDR ? need : sz;
+		if (take < sz)
+			atomic_store_explicit(&blk_at(p, off + take)->word, sz - take,
+					      memory_order_relaxed);
+		b->check = BLK_MAGIC ^ off ^ p->nonce;
+		b->user_size = user_size;
+		atomic_store_explicit(&b->owner, owner, memory_order_relaxed);
+		atomic_store_explicit(&b->word, take | BLK_USED, memory_order_release);
+		h->nallocs++;
+		h->free_bytes -= take;
+		h->rover = off + take < p->heap_size ? off + take : 0;
+		*out = off;
+		return 0;
+	}
+	return DIPC_ENOSPC;
+}
+
+int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t *blk)
+{
+	if (size == 0)
+		return DIPC_EINVAL;
+	if (size > p->heap_size)
+		return DIPC_ENOSPC;
+	uint64_t need = DIPC_ALIGN_UP(size, BLK_HDR) + BLK_HDR;
+	struct pool_hdr *h = p->hdr;
+	pool_lock(p);
+	int rc = DIPC_ENOSPC;
+	if (h->free_bytes >= need) {
+		uint64_t rover = h->rover;
+		if (rover >= p->heap_size)
+			rover = 0;
+		rc = take_first_fit(p, rover, p->heap_size, need, size, owner, blk);
+		if (rc == DIPC_ENOSPC && rover)
+			rc = take_first_fit(p, 0, p->heap_size, need, size, owner, blk);
+	}
+	pool_unlock(p);
+	return rc;
+}
+
+int pool_check_blk(const dipc_pool *p, uint64_t blk, uint64_t *user_size)
+{
+	if (blk % BLK_HDR || blk >= p->heap_size)
+		return DIPC_EINVAL;
+	struct blk_hdr *b = blk_at(p, blk);
+	uint64_t w = atomic_load_explicit(&b->word, memory_order_acquire);
+	if (!(w & BLK_USED) || !blk_word_ok(p, blk, w) || b->check != (BLK_MAGIC ^ blk ^ p->nonce))
+		return DIPC_EINVAL;
+	uint64_t us = b->user_size;
+	if (us > blk_size(w) - BLK_HDR)
+		return DIPC_ECORRUPT;
+	if (user_size)
+		*user_size = us;
+	return 0;
+}
+
+int pool_free_raw(dipc_pool *p, uint64_t blk)
+{
+	struct pool_hdr *h = p->hdr;
+	pool_lock(p);
+	int rc = pool_check_blk(p, blk, NULL);
+	if (rc == 0) {
+		struct blk_hdr *b = blk_at(p, blk);
+		uint64_t w = atomic_load_explicit(&b->word, memory_order_relaxed);
+		b->check = 0;
+		atomic_store_explicit(&b->word, blk_size(w), memory_order_release);
+		h->nallocs--;
+		h->free_bytes += blk_size(w);
+	}
+	pool_unlock(p);
+	if (rc == 0)
+		pool_notify_free(p);
+	return rc;
+}
+
+void pool_set_owner(dipc_pool *p, uint64_t blk, uint32_t owner)
+{
+	atomic_store_explicit(&blk_at(p, blk)->owner, owner, memory_order_relaxed);
+}
+
+int pool_mem_new(dipc_pool *p, uint64_t blk, uint64_t off, uint64_t size, dipc_mem **out)
+{
+	dipc_mem *m = malloc(sizeof(*m));
+	if (!m)
+		return DIPC_ENOMEM;
+	m->pool = p;
+	m->blk = blk;
+	m->off = off;
+	m->size = size;
+	*out = m;
+	return 0;
+}
+
+/* ---- the segment ------------------------------------------------------ */
+
+int dipc_pool_attr_init(struct dipc_pool_attr *attr)
+{
+	if (!attr)
+		return DIPC_EINVAL;
+	memset(attr, 0, sizeof(*attr));
+	attr->mode = 0600;
+	return 0;
+}
+
+static int validate_hdr(const struct dipc_os_shm *shm)
+{
+	const struct pool_hdr *h = shm->addr;
+	if (shm->size < POOL_HDR_SIZE + 2 * BLK_HDR || h->magic != POOL_MAGIC)
+		return DIPC_ECORRUPT;
+	if (h->abi != POOL_ABI)
+		return DIPC_EVERSION;
+	if (h->hdr_size != POOL_HDR_SIZE || h->seg_size != shm->size ||
+	    h->heap_off != POOL_HDR_SIZE || h->heap_size != shm->size - POOL_HDR_SIZE ||
+	    h->heap_size % BLK_HDR)
+		return DIPC_ECORRUPT;
+	return 0;
+}
+
+static int pool_wrap(struct dipc_os_shm *shm, dipc_pool **out)
+{
+	dipc_pool *p = calloc(1, sizeof(*p));
+	if (!p)
+		return DIPC_ENOMEM;
+	p->shm = *shm;
+	p->hdr = shm->addr;
+	p->heap = (unsigned char *)shm->addr + POOL_HDR_SIZE;
+	p->heap_size = p->hdr->heap_size;
+	p->nonce = p->hdr->nonce;
+	memcpy(p->name, p->hdr->name, sizeof(p->name));
+	p->name[DIPC_NAME_MAX] = 0;
+	*out = p;
+	return 0;
+}
+
+int dipc_pool_create(const char *name, size_t size, const struct dipc_pool_attr *attr,
+		     dipc_pool **pool)
+{
+	if (!pool)
+		return DIPC_EINVAL;
+	*pool = NULL;
+	struct dipc_pool_attr def;
+	if (!attr) {
+		dipc_pool_attr_init(&def);
+		attr = &def;
+	}
+	if (attr->mode & ~0777u)
+		return DIPC_EINVAL;
+	for (size_t i = 0; i < sizeof(attr->reserved) / sizeof(attr->reserved[0]); i++)
+		if (attr->reserved[i])
+			return DIPC_EINVAL;
+	if (size == 0 || size > ((uint64_t)1 << 46))
+		return DIPC_EINVAL;
+	char segname[96];
+	int rc = dipc_name_build(DIPC_SEG_POOL, name, segname, sizeof(segname));
+	if (rc)
+		return rc;
+	if (size < DIPC_POOL_MIN_SIZE)
+		size = DIPC_POOL_MIN_SIZE;
+	uint64_t heap = DIPC_ALIGN_UP(size, 4096);
+	struct dipc_os_shm shm;
+	rc = dipc_os_shm_create(segname, POOL_HDR_SIZE + heap, attr->mode ? attr->mode : 0600, &shm);
+	if (rc)
+		return rc;
+	struct pool_hdr *h = shm.addr;
+	h->abi = POOL_ABI;
+	h->hdr_size = POOL_HDR_SIZE;
+	h->seg_size = shm.size;
+	h->heap_off = POOL_HDR_SIZE;
+	h->heap_size = heap;
+	h->nonce = new_nonce();
+	h->host = dipc_os_host_id();
+	h->mode = attr->mode;
+	h->creator = dipc_os_pid();
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->free_bytes = heap;
+	struct blk_hdr *first = (struct blk_hdr *)((unsigned char *)shm.addr + POOL_HDR_SIZE);
+	atomic_store_explicit(&first->word, heap, memory_order_relaxed);
+	/* The magic goes last: a concurrent attacher sees a whole header or none. */
+	atomic_thread_fence(memory_order_release);
+	h->magic = POOL_MAGIC;
+	rc = pool_wrap(&shm, pool);
+	if (rc) {
+		dipc_os_shm_close(&shm);
+		dipc_os_shm_unlink(segname);
+		return rc;
+	}
+	DIPC_LOG(DIPC_LOG_BASIC, "pool %s created, %llu bytes", name, (unsigned long long)heap);
+	return 0;
+}
+
+static int open_by_segname(const char *segname, dipc_pool **pool)
+{
+	struct dipc_os_shm shm;
+	int rc = dipc_os_shm_open(segname, &shm);
+	if (rc)
+		return rc;
+	rc = validate_hdr(&shm);
+	if (rc == 0)
+		rc = pool_wrap(&shm, pool);
+	if (rc)
+		dipc_os_shm_close(&shm);
+	return rc;
+}
+
+int dipc_pool_attach_name(const char *name, dipc_pool **pool)
+{
+	if (!pool)
+		return DIPC_EINVAL;
+	*pool = NULL;
+	char segname[96];
+	int rc = dipc_name_build(DIPC_SEG_POOL, name, segname, sizeof(segname));
+	if (rc)
+		return rc;
+	return open_by_segname(segname, pool);
+}
+
+int dipc_pool_detach(dipc_pool *pool)
+{
+	if (!pool)
+		return DIPC_EINVAL;
+	dipc_os_shm_close(&pool->shm);
+	free(pool);
+	return 0;
+}
+
+int dipc_pool_destroy(dipc_pool *pool)
+{
+	if (!pool)
+		return DIPC_EINVAL;
+	char segname[96];
+	int rc = dipc_name_build(DIPC_SEG_POOL, pool->name, segname, sizeof(segname));
+	atomic_store(&pool->hdr->destroyed, 1);
+	if (rc == 0)
+		rc = dipc_os_shm_unlink(segname);
+	/* Already gone (destroyed elsewhere) is not this caller's failure. */
+	if (rc == DIPC_ENOENT)
+		rc = 0;
+	dipc_pool_detach(pool);
+	DIPC_LOG(DIPC_LOG_BASIC, "pool destroyed");
+	return rc;
+}
+
+/* Descriptor: magic u32, version u32, host u64, nonce u64, name len u8, name. */
+int pool_serialize_into(const dipc_pool *p, unsigned char *b)
+{
+	size_t n = strlen(p->name);
+	memset(b, 0, POOL_SER_LEN);
+	dipc_put64(b, (uint64_t)SER_MAGIC | ((uint64_t)POOL_ABI << 32));
+	dipc_put64(b + 8, p->hdr->host);
+	dipc_put64(b + 16, p->nonce);
+	b[24] = (unsigned char)n;
+	memcpy(b + 25, p->name, n);
+	return POOL_SER_LEN;
+}
+
+int dipc_pool_serialize(const dipc_pool *pool, void *buf, size_t len)
+{
+	if (!pool || (!buf && len))
+		return DIPC_EINVAL;
+	if (!buf)
+		return POOL_SER_LEN;
+	if (len < POOL_SER_LEN)
+		return DIPC_EMSGSIZE;
+	return pool_serialize_into(pool, buf);
+}
+
+int pool_attach_ser(const unsigned char *b, size_t len, dipc_pool **pool)
+{
+	if (len < POOL_SER_LEN)
+		return DIPC_EINVAL;
+	uint64_t head = dipc_get64(b);
+	if ((uint32_t)head != SER_MAGIC)
+		return DIPC_EINVAL;
+	if ((uint32_t)(head >> 32) != POOL_ABI)
+		return DIPC_EVERSION;
+	if (dipc_get64(b + 8) != dipc_os_host_id())
+		return DIPC_EFOREIGN;
+	uint64_t nonce = dipc_get64(b + 16);
+	size_t n = b[24];
+	if (n == 0 || n > DIPC_NAME_MAX)
+		return DIPC_EINVAL;
+	char name[DIPC_NAME_MAX + 1];
+	memcpy(name, b + 25, n);
+	name[n] = 0;
+	if (memchr(name, 0, n))
+		return DIPC_EINVAL;
+	int rc = dipc_pool_attach_name(name, pool);
+	if (rc)
+		return rc;
+	if ((*pool)->nonce != nonce) {
+		/* The name now belongs to a newer pool. */
+		dipc_pool_detach(*pool);
+		*pool = NULL;
+		return DIPC_ENOENT;
+	}
+	return 0;
+}
+
+int dipc_pool_attach(const void *ser, size_t len, dipc_pool **pool)
+{
+	if (!pool)
+		return DIPC_EINVAL;
+	*pool = NULL;
+	if (!ser)
+		return DIPC_EINVAL;
+	return pool_attach_ser(ser, len, pool);
+}
+
+int dipc_pool_stats(dipc_pool *pool, struct dipc_pool_stats *st)
+{
+	if (!pool || !st)
+		return DIPC_EINVAL;
+	memset(st, 0, sizeof(*st));
+	pool_lock(pool);
+	uint64_t off = 0, run = 0, largest = 0;
+	int rc = 0;
+	while (off < pool->heap_size) {
+		uint64_t w = atomic_load_explicit(&blk_at(pool, off)->word, memory_order_acquire);
+		if (!blk_word_ok(pool, off, w)) {
+			rc = DIPC_ECORRUPT;
+			break;
+		}
+		if (w & BLK_USED) {
+			run = 0;
+		} else {
+			run += blk_size(w);
+			if (run > largest)
+				largest = run;
+		}
+		off += blk_size(w);
+	}
+	st->total = pool->heap_size;
+	st->free = pool->hdr->free_bytes;
+	st->largest_free = largest >= 2 * BLK_HDR ? largest - BLK_HDR : 0;
+	st->nallocs = pool->hdr->nallocs;
+	st->nchannels = pool->hdr->nchannels;
+	pool_unlock(pool);
+	return rc;
+}
+
+/* ---- allocations ---------------------------------------------------------- */
+
+static int alloc_try(dipc_pool *pool, size_t size, dipc_mem **mem)
+{
+	uint64_t blk;
+	int rc = pool_alloc_raw(pool, size, dipc_os_pid(), &blk);
+	if (rc)
+		return rc;
+	rc = pool_mem_new(pool, blk, blk + BLK_HDR, size, mem);
+	if (rc)
+		pool_free_raw(pool, blk);
+	return rc;
+}
+
+int dipc_pool_alloc(dipc_pool *pool, size_t size, dipc_mem **mem)
+{
+	return dipc_pool_alloc_wait(pool, size, DIPC_TRY_ONCE, mem);
+}
+
+int dipc_pool_alloc_wait(dipc_pool *pool, size_t size, int64_t timeout_ns, dipc_mem **mem)
+{
+	if (!mem)
+		return DIPC_EINVAL;
+	*mem = NULL;
+	if (!pool || size == 0 || !dipc_timeout_valid(timeout_ns))
+		return DIPC_EINVAL;
+	uint64_t deadline = dipc_deadline(timeout_ns);
+	struct pool_hdr *h = pool->hdr;
+	for (;;) {
+		uint32_t seq = atomic_load_explicit(&h->free_seq, memory_order_acquire);
+		int rc = alloc_try(pool, size, mem);
+		if (rc != DIPC_ENOSPC || deadline == 0 || size > pool->heap_size - BLK_HDR)
+			return rc;
+		int64_t left = dipc_time_left(deadline, DIPC_LIVENESS_NS);
+		if (left == 0)
+			return DIPC_ETIMEDOUT;
+		atomic_fetch_add_explicit(&h->free_sleepers, 1, memory_order_seq_cst);
+		if (atomic_load_explicit(&h->free_seq, memory_order_seq_cst) == seq)
+			dipc_os_wait(&pool->shm, &h->free_seq, seq, left);
+		atomic_fetch_sub_explicit(&h->free_sleepers, 1, memory_order_relaxed);
+	}
+}
+
+int dipc_pool_reclaim(dipc_pool *pool)
+{
+	if (!pool)
+		return DIPC_EINVAL;
+	struct pool_hdr *h = pool->hdr;
+	int freed = 0, rc = 0;
+	pool_lock(pool);
+	uint64_t off = 0;
+	while (off < pool->heap_size) {
+		struct blk_hdr *b = blk_at(pool, off);
+		uint64_t w = atomic_load_explicit(&b->word, memory_order_acquire);
+		if (!blk_word_ok(pool, off, w)) {
+			rc = DIPC_ECORRUPT;
+			break;
+		}
+		uint32_t owner = atomic_load_explicit(&b->owner, memory_order_relaxed);
+		if ((w & BLK_USED) && owner && !dipc_os_pid_alive(owner)) {
+			b->check = 0;
+			atomic_store_explicit(&b->word, blk_size(w), memory_order_release);
+			h->nallocs--;
+			h->free_bytes += blk_size(w);
+			freed++;
+		}
+		off += blk_size(w);
+	}
+	pool_unlock(pool);
+	if (freed) {
+		pool_notify_free(pool);
+		DIPC_LOG(DIPC_LOG_BASIC, "reclaimed %d allocations of dead processes", freed);
+	}
+	return rc ? rc : freed;
+}
+
+/* ---- memory handles ----------------------------------------------------- */
+
+int dipc_mem_get(const dipc_mem *mem, void **ptr, size_t *size)
+{
+	if (!mem)
+		return DIPC_EINVAL;
+	if (ptr)
+		*ptr = pool_ptr(mem->pool, mem->off);
+	if (size)
+		*size = (size_t)mem->size;
+	return 0;
+}
+
+#define MEM_SER_MAGIC 0x4d435049u  /* "IPCM" */
+#define MEM_SER_LEN (8 + 8 + 8 + 8 + 8 + 8)
+
+int dipc_mem_serialize(const dipc_mem *mem, void *buf, size_t len)
+{
+	if (!mem || (!buf && len))
+		return DIPC_EINVAL;
+	if (!buf)
+		return MEM_SER_LEN;
+	if (len < MEM_SER_LEN)
+		return DIPC_EMSGSIZE;
+	unsigned char *b = buf;
+	dipc_put64(b, (uint64_t)MEM_SER_MAGIC | ((uint64_t)POOL_ABI << 32));
+	dipc_put64(b + 8, mem->pool->hdr->host);
+	dipc_put64(b + 16, mem->pool->nonce);
+	dipc_put64(b + 24, mem->blk);
+	dipc_put64(b + 32, mem->off);
+	dipc_put64(b + 40, mem->size);
+	return MEM_SER_LEN;
+}
+
+int dipc_mem_attach(dipc_pool *pool, const void *ser, size_t len, dipc_mem **mem)
+{
+	if (!mem)
+		return DIPC_EINVAL;
+	*mem = NULL;
+	if (!pool || !ser || len < MEM_SER_LEN)
+		return DIPC_EINVAL;
+	const unsigned char *b = ser;
+	uint64_t head = dipc_get64(b);
+	if ((uint32_t)head != MEM_SER_MAGIC)
+		return DIPC_EINVAL;
+	if ((uint32_t)(head >> 32) != POOL_ABI)
+		return DIPC_EVERSION;
+	if (dipc_get64(b + 8) != dipc_os_host_id())
+		return DIPC_EFOREIGN;
+	if (dipc_get64(b + 16) != pool->nonce)
+		return DIPC_EINVAL;
+	uint64_t blk = dipc_get64(b + 24), off = dipc_get64(b + 32), size = dipc_get64(b + 40);
+	uint64_t us;
+	int rc = pool_check_blk(pool, blk, &us);
+	if (rc)
+		return rc;
+	if (off < blk + BLK_HDR || off - (blk + BLK_HDR) > us || size > us - (off - (blk + BLK_HDR)))
+		return DIPC_EINVAL;
+	return pool_mem_new(pool, blk, off, size, mem);
+}
+
+int dipc_mem_clone(const dipc_mem *mem, size_t offset, size_t size, dipc_mem **clone)
+{
+	if (!clone)
+		return DIPC_EINVAL;
+	*clone = NULL;
+	if (!mem || offset > mem->size || size > mem->size - offset)
+		return DIPC_EINVAL;
+	return pool_mem_new(mem->pool, mem->blk, mem->off + offset, size, clone);
+}
+
+int dipc_mem_free(dipc_mem *mem)
+{
+	if (!mem)
+		return DIPC_EINVAL;
+	int rc = pool_free_raw(mem->pool, mem->blk);
+	free(mem);
+	return rc;
+}
+
+int dipc_mem_detach(dipc_mem *mem)
+{
+	if (!mem)
+		return DIPC_EINVAL;
+	free(mem);
+	return 0;
+}

@@ -1,0 +1,105 @@
+/*
+ * pool.h - the layout of a pool segment and what channel.c and msg.c
+ * need of the allocator.
+ *
+ * A pool segment is one header page followed by the heap.  The heap is a
+ * chain of blocks, each a 64-byte header followed by its payload; a block's
+ * header word holds its size and whether it is in use, so every change to
+ * the chain is a single 64-bit store: a split writes the remainder's header
+ * inside free space first and then commits the block's word; a merge grows
+ * one word.  A process killed at any point leaves a chain that walks.
+ */
+#ifndef DIPC_POOL_H
+#define DIPC_POOL_H
+
+#include "internal.h"
+
+#define POOL_MAGIC   0x4c4f4f5043504944ull  /* "DIPCPOOL" */
+#define POOL_ABI     1u
+#define POOL_HDR_SIZE 4096u
+#define BLK_HDR      64u
+#define BLK_USED     1ull
+#define BLK_MAGIC    0x6b6c62637069645full
+
+struct pool_hdr {
+	uint64_t magic;
+	uint32_t abi;
+	uint32_t hdr_size;
+	uint64_t seg_size;
+	uint64_t heap_off;
+	uint64_t heap_size;
+	uint64_t nonce;
+	uint64_t host;
+	uint32_t mode;
+	uint32_t creator;
+	char name[DIPC_NAME_MAX + 1];
+	_Atomic uint32_t destroyed;
+
+	_Alignas(DIPC_CACHELINE) struct dipc_plock lock;
+
+	_Alignas(DIPC_CACHELINE) _Atomic uint32_t free_seq;
+	_Atomic uint32_t free_sleepers;
+
+	/* Guarded by lock; recomputed after a take-over. */
+	_Alignas(DIPC_CACHELINE) uint64_t nallocs;
+	uint64_t free_bytes;
+	uint64_t rover;
+	uint64_t nchannels;
+	/* Directory of channels: heap offset of the first channel header,
+	 * each holding the next; changed only under lock by single stores. */
+	_Atomic uint64_t chan_head;
+};
+
+struct blk_hdr {
+	_Atomic uint64_t word;  /* size (multiple of 64, header included) | BLK_USED */
+	uint64_t check;         /* BLK_MAGIC ^ offset ^ nonce while in use */
+	uint64_t user_size;     /* bytes asked for */
+	_Atomic uint32_t owner; /* process that owns it; 0: the pool or in flight */
+	uint32_t pad;
+	uint64_t reserved[4];
+};
+
+struct dipc_pool {
+	struct dipc_os_shm shm;
+	struct pool_hdr *hdr;
+	unsigned char *heap;
+	uint64_t heap_size;
+	uint64_t nonce;
+	char name[DIPC_NAME_MAX + 1];
+};
+
+struct dipc_mem {
+	dipc_pool *pool;
+	uint64_t blk;   /* heap offset of the block header */
+	uint64_t off;   /* heap offset of the first byte of this range */
+	uint64_t size;  /* bytes in this range */
+};
+
+/* A message: a payload size and, maybe, the pool memory behind it. */
+struct dipc_msg {
+	dipc_mem *mem;
+	uint64_t size;
+};
+
+/* Allocate under the pool lock with the given owner (0: the pool). */
+int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t *blk);
+/* Free the block whose header is at heap offset blk. */
+int pool_free_raw(dipc_pool *p, uint64_t blk);
+/* Check that blk is a block in use and return its user size. */
+int pool_check_blk(const dipc_pool *p, uint64_t blk, uint64_t *user_size);
+/* Make a handle on [off, off+size) of block blk. */
+int pool_mem_new(dipc_pool *p, uint64_t blk, uint64_t off, uint64_t size, dipc_mem **out);
+void pool_set_owner(dipc_pool *p, uint64_t blk, uint32_t owner);
+void pool_lock(dipc_pool *p);
+void pool_unlock(dipc_pool *p);
+/* Serialized pool descriptor length. */
+#define POOL_SER_LEN (8 + 8 + 8 + 1 + DIPC_NAME_MAX + 1)
+int pool_serialize_into(const dipc_pool *p, unsigned char *buf);
+int pool_attach_ser(const unsigned char *buf, size_t len, dipc_pool **out);
+
+static inline void *pool_ptr(const dipc_pool *p, uint64_t off)
+{
+	return p->heap + off;
+}
+
+#endif
