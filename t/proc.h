@@ -49,7 +49,11 @@ static inline t_pid t_spawn(const char *role, const char *arg)
 	GetModuleFileNameA(NULL, exe, sizeof(exe));
 	size_t n = strlen(exe) + strlen(role) + strlen(arg) + 32;
 	char *cmd = malloc(n);
-	snprintf(cmd, n, "\"%s\" --t-child %s %s", exe, role, arg);
+	if (!cmd)
+		return 0;
+	/* Quoted, so that an empty argument or one with a space stays one
+	 * argument (argv[2], argv[3]) in the child. */
+	snprintf(cmd, n, "\"%s\" --t-child \"%s\" \"%s\"", exe, role, arg);
 	STARTUPINFOA si;
 	PROCESS_INFORMATION pi;
 	memset(&si, 0, sizeof(si));
