@@ -220,8 +220,11 @@ int main(int argc, char **argv)
 	t0 = now();
 	for (int i = 0; i < TRANSFERS; i++) {
 		dipc_msg *m;
+		dipc_mem *mem;
 		void *p;
-		if ((rc = dipc_msg_create_alloc(pool, BIG, &m)))
+		/* Wait for room: the child frees what it has received. */
+		if ((rc = dipc_pool_alloc_wait(pool, BIG, DIPC_WAIT_FOREVER, &mem)) ||
+		    (rc = dipc_msg_create_from_mem(mem, &m)))
 			DIE("allocate", rc);
 		dipc_msg_get(m, &p, NULL);
 		uint64_t s = (uint64_t)i;

@@ -744,7 +744,7 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 	dipc_msg *travel = NULL;
 
 	if (dest) {
-		if (!dest->mem || dest->mem->pool != ch->pool)
+		if (!dest->mem || dest->mem->pool->nonce != ch->pool->nonce)
 			return DIPC_EINVAL;
 		if (dest->mem->size < msg->size)
 			return DIPC_EMSGSIZE;
@@ -752,7 +752,7 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 		dest->size = msg->size;
 		travel = dest;
 	} else if (ownership == DIPC_TRANSFER_ON_SEND) {
-		if (!msg->mem || msg->mem->pool != ch->pool)
+		if (!msg->mem || msg->mem->pool->nonce != ch->pool->nonce)
 			return DIPC_EINVAL;
 		travel = msg;
 	} else {

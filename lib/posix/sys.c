@@ -64,12 +64,33 @@ uint32_t dipc_os_pid(void)
 	return (uint32_t)getpid();
 }
 
+/* A killed process stays a zombie until its parent reaps it; for us it is
+ * dead already (it will never release anything). */
+static int is_zombie(uint32_t pid)
+{
+#ifdef __linux__
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%u/stat", (unsigned)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+#else
+	(void)pid;
+	return 0;
+#endif
+}
+
 int dipc_os_pid_alive(uint32_t pid)
 {
 	if (pid == 0 || pid > INT32_MAX)
 		return 0;
 	if (kill((pid_t)pid, 0) == 0)
-		return 1;
+		return !is_zombie(pid);
 	/* EPERM: it exists but belongs to someone else. */
 	if (errno == EPERM)
 		return 1;
