@@ -1,36 +1,43 @@
 /*
  * win32/shm.c - named shared memory segments on Windows.
  *
- * A segment is a section backed by the paging file, named
- * "Local\<name>", so it is visible to the processes of this logon
- * session.  Each process maps it whole; the first DIPC_W32_HDR bytes hold
- * our header (win32.h), the caller sees what follows.
+ * A segment is a section backed by the paging file, in the "Local\"
+ * namespace, so it is visible to the processes of this logon session.
+ * Each process maps it whole; the first DIPC_W32_HDR bytes hold our header
+ * (win32.h), the caller sees what follows.
  *
- * Differences from POSIX, by necessity:
+ * Windows has no unlink: a section lives exactly as long as some process
+ * holds a handle to it, and its name goes with it.  POSIX semantics are
+ * kept with generations.  The segment "x" is the section "Local\x#<g>"
+ * for one g in [0, GENERATIONS) whose header is not marked unlinked;
+ * dipc_os_shm_unlink marks it, so later opens of "x" fail with DIPC_ENOENT
+ * and a later create of "x" takes another free g, while the processes
+ * that have the old one mapped go on using it until they close it.  Create,
+ * open and unlink of one name are serialised by a named mutex
+ * ("Local\x@lock"), so at most one generation is live at a time.  Only if
+ * every generation is held by unlinked but still mapped sections does
+ * create fail, with DIPC_EBUSY.
  *
- *  - No unlink.  A section lives exactly as long as some process holds a
- *    handle to it, and its name goes with it.  dipc_os_shm_unlink marks
- *    the header "unlinked": later opens of that name fail with
- *    DIPC_ENOENT as they would on POSIX, the processes that have it mapped
- *    keep using it, and the section vanishes when the last one closes.
- *    Until then the name cannot be reused: dipc_os_shm_create returns
- *    DIPC_EBUSY (handles still open) instead of making a second segment.
- *    The other side of the coin: a segment never outlives its users, so
- *    a crash leaves nothing stale behind to clean up.
- *  - Permissions.  mode is not mapped onto an ACL; sections get the
- *    creator's default security, which gives the creating user (and
- *    SYSTEM and administrators) access, and the Local namespace keeps
- *    them within the session.
- *  - Commit.  The whole size is charged against the system commit limit
- *    when the section is created (SEC_COMMIT), though pages take memory
- *    only once touched.
- *  - Listing needs NtQueryDirectoryObject, which Wine does not implement:
+ * What remains different from POSIX, and is documented as such:
+ *  - a segment vanishes when its last handle closes, even if never
+ *    unlinked (and a crash leaves nothing stale behind);
+ *  - mode is not turned into an ACL: sections get the creator's default
+ *    security (the creating user, SYSTEM and administrators);
+ *  - the whole size is charged against the commit limit at creation
+ *    (SEC_COMMIT), though pages take memory only once touched;
+ *  - listing needs NtQueryDirectoryObject, which Wine does not implement:
  *    there dipc_os_shm_list returns DIPC_ESYS.
  */
 #include "win32.h"
 
 #include <stdio.h>
 #include <winternl.h>
+
+#define GENERATIONS 16
+
+/* How long create, open or unlink wait for another process's create,
+ * open or unlink of the same name (a few system calls) to finish. */
+#define LOCK_WAIT_MS 30000
 
 /* NT object directory calls, from ntdll; the MinGW headers lack them. */
 typedef struct {
@@ -46,19 +53,23 @@ NTSTATUS NTAPI NtQueryDirectoryObject(HANDLE dir, PVOID buf, ULONG len,
 #define DIPC_STATUS_MORE_ENTRIES ((NTSTATUS)0x00000105L)
 #define DIPC_STATUS_NO_MORE_ENTRIES ((NTSTATUS)0x8000001AL)
 
-/* How long an opener waits for a creator that has made the section but
- * not yet written its header. */
-#define HDR_WAIT_MS 2000
-
 int dipc_w32_name(const char *name, const char *suffix, char *out, size_t len)
 {
 	if (!name || !*name)
 		return DIPC_EINVAL;
-	/* A backslash would name another kernel directory. */
-	if (strchr(name, '\\'))
+	/* A backslash would name another kernel directory; '#' and '@'
+	 * separate our suffixes. */
+	if (strpbrk(name, "\\#@"))
 		return DIPC_EINVAL;
 	int n = snprintf(out, len, "Local\\%s%s", name, suffix ? suffix : "");
 	return (n < 0 || (size_t)n >= len) ? DIPC_ENAMETOOLONG : 0;
+}
+
+static int gen_name(const char *name, unsigned g, char *out)
+{
+	char suffix[16];
+	snprintf(suffix, sizeof(suffix), "#%u", g);
+	return dipc_w32_name(name, suffix, out, DIPC_W32_KNAME);
 }
 
 static int err_to_dipc(DWORD e)
@@ -80,20 +91,40 @@ static int err_to_dipc(DWORD e)
 	}
 }
 
-/* Wait (bounded) for the creator to publish the header. */
-static bool hdr_ready(struct dipc_w32_hdr *h)
+/* ---- the per-name lock ------------------------------------------------- */
+
+static int name_lock(const char *name, HANDLE *out)
 {
-	for (int ms = 0;; ms++) {
-		if (atomic_load_explicit(&h->magic, memory_order_acquire) ==
-		    DIPC_W32_MAGIC)
-			return true;
-		if (ms >= HDR_WAIT_MS)
-			return false;
-		Sleep(ms < 10 ? 0 : 1);
+	char kname[DIPC_W32_KNAME];
+	int rc = dipc_w32_name(name, "@lock", kname, sizeof(kname));
+	if (rc)
+		return rc;
+	HANDLE m = CreateMutexA(NULL, FALSE, kname);
+	if (!m)
+		return err_to_dipc(GetLastError());
+	switch (WaitForSingleObject(m, LOCK_WAIT_MS)) {
+	case WAIT_OBJECT_0:
+	/* Its holder died: what it did under the lock is whole or undone
+	 * (a section it was creating died with it). */
+	case WAIT_ABANDONED:
+		*out = m;
+		return 0;
+	default:
+		CloseHandle(m);
+		return DIPC_ESYS;
 	}
 }
 
-static int map_section(HANDLE sec, struct dipc_w32_map **out, size_t *viewlen)
+static void name_unlock(HANDLE m)
+{
+	ReleaseMutex(m);
+	CloseHandle(m);
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+static int map_section(HANDLE sec, const char *kname, struct dipc_w32_map **out,
+		       size_t *viewlen)
 {
 	void *v = MapViewOfFile(sec, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
 	if (!v)
@@ -110,6 +141,7 @@ static int map_section(HANDLE sec, struct dipc_w32_map **out, size_t *viewlen)
 	}
 	m->section = sec;
 	m->hdr = v;
+	snprintf(m->kname, sizeof(m->kname), "%s", kname);
 	*out = m;
 	*viewlen = mbi.RegionSize;
 	return 0;
@@ -123,6 +155,63 @@ static void unmap(struct dipc_w32_map *m)
 	free(m);
 }
 
+enum gen_state { GEN_NONE, GEN_LIVE, GEN_DEAD };
+
+/*
+ * What occupies generation kname.  A live one is returned mapped in *out
+ * (with the view's length in *viewlen).  DEAD covers unlinked sections and
+ * ones without our header (a creator that died before writing it, or
+ * something that is not ours): they hold the name but are not segments.
+ */
+static enum gen_state probe(const char *kname, struct dipc_w32_map **out,
+			    size_t *viewlen)
+{
+	HANDLE sec = OpenFileMappingA(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, kname);
+	if (!sec) {
+		DWORD e = GetLastError();
+		/* ERROR_INVALID_HANDLE: the name is some other kind of object. */
+		return e == ERROR_FILE_NOT_FOUND ? GEN_NONE : GEN_DEAD;
+	}
+	struct dipc_w32_map *m;
+	size_t len;
+	if (map_section(sec, kname, &m, &len) != 0) {
+		CloseHandle(sec);
+		return GEN_DEAD;
+	}
+	if (atomic_load_explicit(&m->hdr->magic, memory_order_acquire) != DIPC_W32_MAGIC ||
+	    atomic_load_explicit(&m->hdr->unlinked, memory_order_acquire)) {
+		unmap(m);
+		return GEN_DEAD;
+	}
+	*out = m;
+	*viewlen = len;
+	return GEN_LIVE;
+}
+
+/* Under the name's lock: the live generation, mapped, or DIPC_ENOENT. */
+static int find_live(const char *name, struct dipc_w32_map **out, size_t *viewlen,
+		     int *free_gen)
+{
+	*free_gen = -1;
+	for (unsigned g = 0; g < GENERATIONS; g++) {
+		char kname[DIPC_W32_KNAME];
+		int rc = gen_name(name, g, kname);
+		if (rc)
+			return rc;
+		switch (probe(kname, out, viewlen)) {
+		case GEN_LIVE:
+			return 0;
+		case GEN_NONE:
+			if (*free_gen < 0)
+				*free_gen = (int)g;
+			break;
+		case GEN_DEAD:
+			break;
+		}
+	}
+	return DIPC_ENOENT;
+}
+
 static void fill(struct dipc_os_shm *out, struct dipc_w32_map *m, size_t size,
 		 const char *name)
 {
@@ -132,35 +221,13 @@ static void fill(struct dipc_os_shm *out, struct dipc_w32_map *m, size_t size,
 	snprintf(out->name, sizeof(out->name), "%s", name);
 }
 
-/* Why an existing section cannot be created again: it is live, or it was
- * unlinked but is still mapped somewhere. */
-static int exists_code(HANDLE sec)
+static int create_gen(const char *name, unsigned g, size_t size,
+		      struct dipc_w32_map **out)
 {
-	struct dipc_w32_map *m;
-	size_t len;
-	if (map_section(sec, &m, &len) != 0) {
-		CloseHandle(sec);
-		return DIPC_EEXIST;
-	}
-	int rc = DIPC_EEXIST;
-	if (hdr_ready(m->hdr) &&
-	    atomic_load_explicit(&m->hdr->unlinked, memory_order_acquire))
-		rc = DIPC_EBUSY;
-	unmap(m);
-	return rc;
-}
-
-int dipc_os_shm_create(const char *name, size_t size, unsigned mode DIPC_UNUSED,
-		       struct dipc_os_shm *out)
-{
-	char kname[160];
-	if (!out || size == 0)
-		return DIPC_EINVAL;
-	int rc = dipc_w32_name(name, NULL, kname, sizeof(kname));
+	char kname[DIPC_W32_KNAME];
+	int rc = gen_name(name, g, kname);
 	if (rc)
 		return rc;
-	if (size > (SIZE_MAX >> 1) - DIPC_W32_HDR)
-		return DIPC_ENOMEM;
 	uint64_t total = (uint64_t)size + DIPC_W32_HDR;
 	SetLastError(0);
 	HANDLE sec = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL,
@@ -168,55 +235,70 @@ int dipc_os_shm_create(const char *name, size_t size, unsigned mode DIPC_UNUSED,
 					(DWORD)(total >> 32), (DWORD)total, kname);
 	if (!sec) {
 		DWORD e = GetLastError();
-		/* The name belongs to a kernel object of another type. */
-		if (e == ERROR_INVALID_HANDLE)
-			return DIPC_EEXIST;
-		return err_to_dipc(e);
+		return e == ERROR_INVALID_HANDLE ? DIPC_EBUSY : err_to_dipc(e);
 	}
-	if (GetLastError() == ERROR_ALREADY_EXISTS)
-		return exists_code(sec);
-
+	/* The probe found the name free under the lock; only something
+	 * outside our protocol can have taken it since. */
+	if (GetLastError() == ERROR_ALREADY_EXISTS) {
+		CloseHandle(sec);
+		return DIPC_EBUSY;
+	}
 	struct dipc_w32_map *m;
 	size_t len;
-	rc = map_section(sec, &m, &len);
+	rc = map_section(sec, kname, &m, &len);
 	if (rc) {
 		CloseHandle(sec);
 		return rc;
 	}
 	m->hdr->size = size;
 	atomic_store_explicit(&m->hdr->magic, DIPC_W32_MAGIC, memory_order_release);
-	fill(out, m, size, name);
+	*out = m;
 	return 0;
+}
+
+int dipc_os_shm_create(const char *name, size_t size, unsigned mode DIPC_UNUSED,
+		       struct dipc_os_shm *out)
+{
+	if (!out || size == 0)
+		return DIPC_EINVAL;
+	if (size > (SIZE_MAX >> 1) - DIPC_W32_HDR)
+		return DIPC_ENOMEM;
+	HANDLE lock;
+	int rc = name_lock(name, &lock);
+	if (rc)
+		return rc;
+	struct dipc_w32_map *m;
+	size_t len;
+	int g;
+	rc = find_live(name, &m, &len, &g);
+	if (rc == 0) {
+		unmap(m);
+		rc = DIPC_EEXIST;
+	} else if (rc == DIPC_ENOENT) {
+		/* Every generation still mapped by someone: busy. */
+		rc = g < 0 ? DIPC_EBUSY : create_gen(name, (unsigned)g, size, &m);
+		if (rc == 0)
+			fill(out, m, size, name);
+	}
+	name_unlock(lock);
+	return rc;
 }
 
 int dipc_os_shm_open(const char *name, struct dipc_os_shm *out)
 {
-	char kname[160];
 	if (!out)
 		return DIPC_EINVAL;
-	int rc = dipc_w32_name(name, NULL, kname, sizeof(kname));
+	HANDLE lock;
+	int rc = name_lock(name, &lock);
 	if (rc)
 		return rc;
-	HANDLE sec = OpenFileMappingA(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, kname);
-	if (!sec) {
-		DWORD e = GetLastError();
-		return e == ERROR_INVALID_HANDLE ? DIPC_ENOENT : err_to_dipc(e);
-	}
 	struct dipc_w32_map *m;
 	size_t len;
-	rc = map_section(sec, &m, &len);
-	if (rc) {
-		CloseHandle(sec);
+	int g;
+	rc = find_live(name, &m, &len, &g);
+	name_unlock(lock);
+	if (rc)
 		return rc;
-	}
-	if (!hdr_ready(m->hdr)) {
-		unmap(m);
-		return DIPC_ECORRUPT;
-	}
-	if (atomic_load_explicit(&m->hdr->unlinked, memory_order_acquire)) {
-		unmap(m);
-		return DIPC_ENOENT;
-	}
 	uint64_t size = m->hdr->size;
 	/* The header is input like the rest: it may not claim more than the
 	 * view holds. */
@@ -241,46 +323,34 @@ void dipc_os_shm_close(struct dipc_os_shm *shm)
 
 int dipc_os_shm_unlink(const char *name)
 {
-	char kname[160];
-	int rc = dipc_w32_name(name, NULL, kname, sizeof(kname));
+	HANDLE lock;
+	int rc = name_lock(name, &lock);
 	if (rc)
 		return rc;
-	HANDLE sec = OpenFileMappingA(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, kname);
-	if (!sec) {
-		DWORD e = GetLastError();
-		return e == ERROR_INVALID_HANDLE ? DIPC_ENOENT : err_to_dipc(e);
-	}
 	struct dipc_w32_map *m;
 	size_t len;
-	rc = map_section(sec, &m, &len);
-	if (rc) {
-		CloseHandle(sec);
-		return rc;
+	int g;
+	rc = find_live(name, &m, &len, &g);
+	if (rc == 0) {
+		atomic_store_explicit(&m->hdr->unlinked, 1, memory_order_release);
+		unmap(m);
 	}
-	/* Exactly one unlink succeeds, as on POSIX. */
-	rc = atomic_exchange_explicit(&m->hdr->unlinked, 1, memory_order_acq_rel) ?
-		DIPC_ENOENT : 0;
-	unmap(m);
+	name_unlock(lock);
 	return rc;
 }
 
-/* Is the section named kname one of ours and not unlinked? */
+/* ---- listing ----------------------------------------------------------- */
+
+/* Is the section kname one of ours and not unlinked?  (No lock: a name
+ * listed may be gone by the time the caller looks, as on POSIX.) */
 static bool listable(const char *kname)
 {
-	HANDLE sec = OpenFileMappingA(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, kname);
-	if (!sec)
-		return false;
 	struct dipc_w32_map *m;
 	size_t len;
-	if (map_section(sec, &m, &len) != 0) {
-		CloseHandle(sec);
+	if (probe(kname, &m, &len) != GEN_LIVE)
 		return false;
-	}
-	bool ok = atomic_load_explicit(&m->hdr->magic, memory_order_acquire) ==
-			  DIPC_W32_MAGIC &&
-		  !atomic_load_explicit(&m->hdr->unlinked, memory_order_acquire);
 	unmap(m);
-	return ok;
+	return true;
 }
 
 static bool is_section(const UNICODE_STRING *type)
@@ -304,6 +374,26 @@ static bool ascii_name(const UNICODE_STRING *u, char *out, size_t len)
 	}
 	out[n] = 0;
 	return true;
+}
+
+/* Report the section named entry ("x#g") as "x" if it is a live segment
+ * whose name starts with prefix. */
+static void list_one(const char *entry, const char *prefix,
+		     void (*fn)(const char *name, void *arg), void *arg)
+{
+	char name[DIPC_W32_KNAME], kname[DIPC_W32_KNAME];
+	snprintf(name, sizeof(name), "%s", entry);
+	char *hash = strrchr(name, '#');
+	if (!hash)
+		return;
+	*hash = 0;
+	if (strncmp(name, prefix, strlen(prefix)) != 0)
+		return;
+	if (dipc_w32_name(name, NULL, kname, sizeof(kname)) != 0)
+		return;
+	snprintf(kname, sizeof(kname), "Local\\%s", entry);
+	if (listable(kname))
+		fn(name, arg);
 }
 
 int dipc_os_shm_list(const char *prefix, void (*fn)(const char *name, void *arg),
@@ -330,13 +420,12 @@ int dipc_os_shm_list(const char *prefix, void (*fn)(const char *name, void *arg)
 		CloseHandle(dir);
 		return DIPC_ENOMEM;
 	}
-	size_t plen = strlen(prefix);
 	ULONG ctx = 0;
 	int rc = 0;
-	for (;;) {
+	for (bool first = true;; first = false) {
 		ULONG got = 0;
 		NTSTATUS st = NtQueryDirectoryObject(dir, buf, (ULONG)cap, FALSE,
-						     ctx == 0, &ctx, &got);
+						     first, &ctx, &got);
 		if (st == DIPC_STATUS_NO_MORE_ENTRIES)
 			break;
 		if (st < 0) {
@@ -344,14 +433,10 @@ int dipc_os_shm_list(const char *prefix, void (*fn)(const char *name, void *arg)
 			break;
 		}
 		for (dipc_w32_dirent *e = buf; e->name.Buffer; e++) {
-			char name[128], kname[160];
-			if (!is_section(&e->type) || !ascii_name(&e->name, name, sizeof(name)))
-				continue;
-			if (strncmp(name, prefix, plen) != 0)
-				continue;
-			if (dipc_w32_name(name, NULL, kname, sizeof(kname)) == 0 &&
-			    listable(kname))
-				fn(name, arg);
+			char entry[DIPC_W32_KNAME];
+			if (is_section(&e->type) &&
+			    ascii_name(&e->name, entry, sizeof(entry) - 8))
+				list_one(entry, prefix, fn, arg);
 		}
 		if (st != DIPC_STATUS_MORE_ENTRIES)
 			break;

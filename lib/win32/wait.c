@@ -3,7 +3,7 @@
  * the sleepers, across processes.
  *
  * WaitOnAddress only works within one process, so a word in a segment is
- * watched through a named semaphore, "Local\<segment>@w<slot>", where the
+ * watched through a named semaphore, "<section's name>@w<slot>", where the
  * slot is a hash of the word's offset in the segment.  The segment header
  * keeps, per slot, how many threads (of any process) sleep or are about to
  * sleep on it:
@@ -51,16 +51,13 @@ static DWORD to_ms(int64_t ns)
 	return ms >= INFINITE ? INFINITE - 1 : (DWORD)ms;
 }
 
-static HANDLE slot_sem(const struct dipc_os_shm *seg, struct dipc_w32_map *m,
-		       unsigned slot)
+static HANDLE slot_sem(struct dipc_w32_map *m, unsigned slot)
 {
 	HANDLE h = atomic_load_explicit(&m->sem[slot], memory_order_acquire);
 	if (h)
 		return h;
-	char suffix[16], kname[160];
-	snprintf(suffix, sizeof(suffix), "@w%u", slot);
-	if (dipc_w32_name(seg->name, suffix, kname, sizeof(kname)) != 0)
-		return NULL;
+	char kname[DIPC_W32_KNAME + 16];
+	snprintf(kname, sizeof(kname), "%s@w%u", m->kname, slot);
 	/* Opens the semaphore if another process made it first. */
 	h = CreateSemaphoreA(NULL, 0, LONG_MAX, kname);
 	if (!h)
@@ -102,7 +99,7 @@ int dipc_os_wait(const struct dipc_os_shm *seg, _Atomic uint32_t *word,
 		return local_wait(word, expected, timeout_ns);
 
 	unsigned slot = slot_of(seg, word);
-	HANDLE sem = slot_sem(seg, m, slot);
+	HANDLE sem = slot_sem(m, slot);
 	if (!sem) {
 		/* No kernel object to sleep on: nap briefly and let the
 		 * caller re-check, which is correct if slower. */
@@ -137,7 +134,7 @@ void dipc_os_wake(const struct dipc_os_shm *seg, _Atomic uint32_t *word)
 	uint32_t n = atomic_load_explicit(&m->hdr->sleepers[slot], memory_order_seq_cst);
 	if (n == 0)
 		return;
-	HANDLE sem = slot_sem(seg, m, slot);
+	HANDLE sem = slot_sem(m, slot);
 	/* Only when out of kernel resources; the callers' sleeps are
 	 * bounded (DIPC_LIVENESS_NS), so the waiters still get on. */
 	if (!sem)

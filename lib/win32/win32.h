@@ -32,10 +32,15 @@ struct dipc_w32_hdr {
 _Static_assert(sizeof(struct dipc_w32_hdr) <= DIPC_W32_HDR,
 	       "segment header must fit its page");
 
+/* Kernel object names: "Local\" + segment name + "#generation" + a
+ * suffix such as "@w511". */
+#define DIPC_W32_KNAME 160
+
 /* What dipc_os_shm.handle points to in each process. */
 struct dipc_w32_map {
 	HANDLE section;
 	struct dipc_w32_hdr *hdr;       /* base of the view */
+	char kname[DIPC_W32_KNAME];     /* the section's kernel name */
 	/* Semaphores, one per sleeper slot, opened on first use. */
 	_Atomic(HANDLE) sem[DIPC_W32_SLOTS];
 };
