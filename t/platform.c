@@ -20,13 +20,14 @@ struct ctl {
 	_Atomic uint32_t ping;
 	_Atomic uint32_t bell;
 	_Atomic uint32_t done;
-	uint32_t pad_;
+	_Atomic uint32_t won, lost, other;
 	uint64_t host;
 	struct dipc_plock lock;
 };
 
 #define PINGS 2000
 #define SLEEPERS 3
+#define RACERS 4
 #define LONG_NS (10 * 1000000000ll)   /* a lost wake-up shows as this */
 
 static char seg_name[96];
@@ -95,6 +96,20 @@ int t_child(const char *role, const char *arg)
 		/* Hold the lock until killed. */
 		for (;;)
 			dipc_os_wait(&seg, &c->go, 0, DIPC_WAIT_FOREVER);
+	} else if (strcmp(role, "racer") == 0) {
+		char target[128];
+		snprintf(target, sizeof(target), "%s.race", arg);
+		wait_for(&seg, &c->bell, 1, &c->timeouts, 3);
+		struct dipc_os_shm mine;
+		int r = dipc_os_shm_create(target, 4096, 0600, &mine);
+		atomic_fetch_add(r == 0 ? &c->won : r == DIPC_EEXIST ? &c->lost : &c->other, 1);
+		atomic_fetch_add(&c->done, 1);
+		dipc_os_wake(&seg, &c->done);
+		/* The winner keeps it until all have tried: on Windows a
+		 * closed segment would be gone and could be made again. */
+		wait_for(&seg, &c->go, 1, &c->timeouts, 3);
+		if (r == 0)
+			dipc_os_shm_close(&mine);
 	} else if (strcmp(role, "exit") == 0) {
 		atomic_store(&c->pid, dipc_os_pid());
 		rc = 0;
@@ -397,6 +412,9 @@ static void reset(struct ctl *c)
 	atomic_store(&c->ping, 0);
 	atomic_store(&c->bell, 0);
 	atomic_store(&c->done, 0);
+	atomic_store(&c->won, 0);
+	atomic_store(&c->lost, 0);
+	atomic_store(&c->other, 0);
 }
 
 static void test_child_info(struct dipc_os_shm *seg, struct ctl *c)
@@ -470,6 +488,31 @@ static void test_wake_all(struct dipc_os_shm *seg, struct ctl *c)
 	is_int(atomic_load(&c->timeouts), 0, "none had to time out");
 }
 
+static void test_create_race(struct dipc_os_shm *seg, struct ctl *c)
+{
+	reset(c);
+	t_pid p[RACERS];
+	int started = 0;
+	for (int i = 0; i < RACERS; i++)
+		started += (p[i] = t_spawn("racer", seg_name)) != 0;
+	is_int(started, RACERS, "start %d children that create one name", RACERS);
+	atomic_store(&c->bell, 1);
+	dipc_os_wake(seg, &c->bell);
+	_Atomic uint32_t lost = 0;
+	wait_for(seg, &c->done, RACERS, &lost, 3);
+	is_int(atomic_load(&c->won), 1, "exactly one of them creates it");
+	is_int(atomic_load(&c->lost), RACERS - 1, "the others are told it exists");
+	atomic_store(&c->go, 1);
+	dipc_os_wake(seg, &c->go);
+	int good = 0;
+	for (int i = 0; i < RACERS; i++)
+		good += p[i] && t_wait(p[i], 60) == 0;
+	is_int(good, RACERS, "they all end");
+	char target[128];
+	snprintf(target, sizeof(target), "%s.race", seg_name);
+	dipc_os_shm_unlink(target);
+}
+
 static void test_dead_lock_holder(struct dipc_os_shm *seg, struct ctl *c)
 {
 	reset(c);
@@ -487,7 +530,7 @@ static void test_dead_lock_holder(struct dipc_os_shm *seg, struct ctl *c)
 int main(int argc, char **argv)
 {
 	T_CHILD_DISPATCH(argc, argv);
-	plan(71);
+	plan(75);
 
 	test_segments();
 	test_list();
@@ -505,6 +548,7 @@ int main(int argc, char **argv)
 	test_child_info(&seg, c);
 	test_ping_pong(&seg, c);
 	test_wake_all(&seg, c);
+	test_create_race(&seg, c);
 	test_dead_lock_holder(&seg, c);
 
 	dipc_os_shm_close(&seg);
