@@ -123,10 +123,13 @@ static void name_unlock(HANDLE m)
 
 /* ---- sections ---------------------------------------------------------- */
 
-static int map_section(HANDLE sec, const char *kname, struct dipc_w32_map **out,
-		       size_t *viewlen)
+/* Map sec whole, or only its header page if hdr_only (enough to probe a
+ * generation without taking address space for a large pool). */
+static int map_section(HANDLE sec, const char *kname, bool hdr_only,
+		       struct dipc_w32_map **out, size_t *viewlen)
 {
-	void *v = MapViewOfFile(sec, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
+	void *v = MapViewOfFile(sec, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0,
+				hdr_only ? DIPC_W32_HDR : 0);
 	if (!v)
 		return err_to_dipc(GetLastError());
 	MEMORY_BASIC_INFORMATION mbi;
@@ -158,13 +161,12 @@ static void unmap(struct dipc_w32_map *m)
 enum gen_state { GEN_NONE, GEN_LIVE, GEN_DEAD };
 
 /*
- * What occupies generation kname.  A live one is returned mapped in *out
- * (with the view's length in *viewlen).  DEAD covers unlinked sections and
+ * What occupies generation kname.  A live one is returned in *out with its
+ * header page mapped.  DEAD covers unlinked sections and
  * ones without our header (a creator that died before writing it, or
  * something that is not ours): they hold the name but are not segments.
  */
-static enum gen_state probe(const char *kname, struct dipc_w32_map **out,
-			    size_t *viewlen)
+static enum gen_state probe(const char *kname, struct dipc_w32_map **out)
 {
 	HANDLE sec = OpenFileMappingA(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, kname);
 	if (!sec) {
@@ -174,7 +176,7 @@ static enum gen_state probe(const char *kname, struct dipc_w32_map **out,
 	}
 	struct dipc_w32_map *m;
 	size_t len;
-	if (map_section(sec, kname, &m, &len) != 0) {
+	if (map_section(sec, kname, true, &m, &len) != 0) {
 		CloseHandle(sec);
 		return GEN_DEAD;
 	}
@@ -184,13 +186,12 @@ static enum gen_state probe(const char *kname, struct dipc_w32_map **out,
 		return GEN_DEAD;
 	}
 	*out = m;
-	*viewlen = len;
 	return GEN_LIVE;
 }
 
-/* Under the name's lock: the live generation, mapped, or DIPC_ENOENT. */
-static int find_live(const char *name, struct dipc_w32_map **out, size_t *viewlen,
-		     int *free_gen)
+/* Under the name's lock: the live generation (its header mapped), or
+ * DIPC_ENOENT and the first free generation in *free_gen (-1: none). */
+static int find_live(const char *name, struct dipc_w32_map **out, int *free_gen)
 {
 	*free_gen = -1;
 	for (unsigned g = 0; g < GENERATIONS; g++) {
@@ -198,7 +199,7 @@ static int find_live(const char *name, struct dipc_w32_map **out, size_t *viewle
 		int rc = gen_name(name, g, kname);
 		if (rc)
 			return rc;
-		switch (probe(kname, out, viewlen)) {
+		switch (probe(kname, out)) {
 		case GEN_LIVE:
 			return 0;
 		case GEN_NONE:
@@ -210,6 +211,26 @@ static int find_live(const char *name, struct dipc_w32_map **out, size_t *viewle
 		}
 	}
 	return DIPC_ENOENT;
+}
+
+/* Replace a probed map's header view by a view of the whole section;
+ * on failure the map is gone. */
+static int map_whole(struct dipc_w32_map *m, size_t *viewlen)
+{
+	void *v = MapViewOfFile(m->section, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
+	MEMORY_BASIC_INFORMATION mbi;
+	if (!v || VirtualQuery(v, &mbi, sizeof(mbi)) == 0 ||
+	    mbi.RegionSize < DIPC_W32_HDR) {
+		int rc = v ? DIPC_ECORRUPT : err_to_dipc(GetLastError());
+		if (v)
+			UnmapViewOfFile(v);
+		unmap(m);
+		return rc;
+	}
+	UnmapViewOfFile(m->hdr);
+	m->hdr = v;
+	*viewlen = mbi.RegionSize;
+	return 0;
 }
 
 static void fill(struct dipc_os_shm *out, struct dipc_w32_map *m, size_t size,
@@ -245,7 +266,7 @@ static int create_gen(const char *name, unsigned g, size_t size,
 	}
 	struct dipc_w32_map *m;
 	size_t len;
-	rc = map_section(sec, kname, &m, &len);
+	rc = map_section(sec, kname, false, &m, &len);
 	if (rc) {
 		CloseHandle(sec);
 		return rc;
@@ -268,9 +289,8 @@ int dipc_os_shm_create(const char *name, size_t size, unsigned mode DIPC_UNUSED,
 	if (rc)
 		return rc;
 	struct dipc_w32_map *m;
-	size_t len;
 	int g;
-	rc = find_live(name, &m, &len, &g);
+	rc = find_live(name, &m, &g);
 	if (rc == 0) {
 		unmap(m);
 		rc = DIPC_EEXIST;
@@ -288,14 +308,16 @@ int dipc_os_shm_open(const char *name, struct dipc_os_shm *out)
 {
 	if (!out)
 		return DIPC_EINVAL;
+	size_t len = 0;
 	HANDLE lock;
 	int rc = name_lock(name, &lock);
 	if (rc)
 		return rc;
 	struct dipc_w32_map *m;
-	size_t len;
 	int g;
-	rc = find_live(name, &m, &len, &g);
+	rc = find_live(name, &m, &g);
+	if (rc == 0)
+		rc = map_whole(m, &len);
 	name_unlock(lock);
 	if (rc)
 		return rc;
@@ -328,9 +350,8 @@ int dipc_os_shm_unlink(const char *name)
 	if (rc)
 		return rc;
 	struct dipc_w32_map *m;
-	size_t len;
 	int g;
-	rc = find_live(name, &m, &len, &g);
+	rc = find_live(name, &m, &g);
 	if (rc == 0) {
 		atomic_store_explicit(&m->hdr->unlinked, 1, memory_order_release);
 		unmap(m);
@@ -346,8 +367,7 @@ int dipc_os_shm_unlink(const char *name)
 static bool listable(const char *kname)
 {
 	struct dipc_w32_map *m;
-	size_t len;
-	if (probe(kname, &m, &len) != GEN_LIVE)
+	if (probe(kname, &m) != GEN_LIVE)
 		return false;
 	unmap(m);
 	return true;
