@@ -28,6 +28,8 @@ struct ctl {
 #define PINGS 2000
 #define SLEEPERS 3
 #define RACERS 4
+#define RING 4          /* processes passing a token round */
+#define LAPS 1000
 #define LONG_NS (10 * 1000000000ll)   /* a lost wake-up shows as this */
 
 static char seg_name[96];
@@ -63,8 +65,20 @@ static int wait_for(const struct dipc_os_shm *seg, _Atomic uint32_t *w,
 
 int t_child(const char *role, const char *arg)
 {
+	/* arg: the control segment's name, optionally ":" and a number. */
+	char segname[96];
+	snprintf(segname, sizeof(segname), "%s", arg);
+	char *colon = strchr(segname, ':');
+	uint32_t num = 0, which = 0;
+	if (colon) {
+		*colon = 0;
+		num = (uint32_t)atoi(colon + 1);
+		char *more = strchr(colon + 1, ':');
+		if (more)
+			which = (uint32_t)atoi(more + 1);
+	}
 	struct dipc_os_shm seg;
-	if (dipc_os_shm_open(arg, &seg) != 0)
+	if (dipc_os_shm_open(segname, &seg) != 0)
 		return 3;
 	struct ctl *c = seg.addr;
 	int rc = 0;
@@ -98,7 +112,7 @@ int t_child(const char *role, const char *arg)
 			dipc_os_wait(&seg, &c->go, 0, DIPC_WAIT_FOREVER);
 	} else if (strcmp(role, "racer") == 0) {
 		char target[128];
-		snprintf(target, sizeof(target), "%s.race", arg);
+		snprintf(target, sizeof(target), "%s.race", segname);
 		wait_for(&seg, &c->bell, 1, &c->timeouts, 3);
 		struct dipc_os_shm mine;
 		int r = dipc_os_shm_create(target, 4096, 0600, &mine);
@@ -110,6 +124,20 @@ int t_child(const char *role, const char *arg)
 		wait_for(&seg, &c->go, 1, &c->timeouts, 3);
 		if (r == 0)
 			dipc_os_shm_close(&mine);
+	} else if (strcmp(role, "ring") == 0) {
+		/* Everyone sleeps on the one word; each wake must reach the
+		 * one whose turn it is, although the waker goes straight
+		 * back to sleep on the same word. */
+		_Atomic uint32_t *token = which ? &c->bell : &c->ping;
+		for (uint32_t lap = 0; lap < LAPS; lap++) {
+			uint32_t turn = lap * RING + num;
+			if (wait_for(&seg, token, turn, &c->timeouts, 1)) {
+				rc = 7;
+				break;
+			}
+			atomic_store(token, turn + 1);
+			dipc_os_wake(&seg, token);
+		}
 	} else if (strcmp(role, "exit") == 0) {
 		atomic_store(&c->pid, dipc_os_pid());
 		rc = 0;
@@ -470,6 +498,41 @@ static void test_ping_pong(struct dipc_os_shm *seg, struct ctl *c)
 	is_int(atomic_load(&c->timeouts), 0, "no wake-up was lost on either side");
 }
 
+/*
+ * Two rings of RING processes each pass a token round, all of a ring
+ * asleep on one word: each wake must reach the one whose turn it is,
+ * although the waker goes straight back to sleep on the same word.  Two
+ * rings at once on a two-core machine make sure sleepers are preempted
+ * between counting themselves and sleeping, where a wake-up handed out
+ * per sleeper (rather than per sleeper's generation) could be taken by
+ * the wrong one.
+ */
+static void test_token_ring(struct dipc_os_shm *seg, struct ctl *c)
+{
+	reset(c);
+	atomic_store(&c->ping, RING * LAPS + 1);   /* nobody's turn yet */
+	atomic_store(&c->bell, RING * LAPS + 1);
+	t_pid p[2 * RING];
+	int started = 0;
+	for (int i = 0; i < 2 * RING; i++) {
+		char arg[128];
+		snprintf(arg, sizeof(arg), "%s:%d:%d", seg_name, i % RING, i / RING);
+		started += (p[i] = t_spawn("ring", arg)) != 0;
+	}
+	is_int(started, 2 * RING, "start two rings of %d children passing a token", RING);
+	atomic_store(&c->ping, 0);
+	dipc_os_wake(seg, &c->ping);
+	atomic_store(&c->bell, 0);
+	dipc_os_wake(seg, &c->bell);
+	int good = 0;
+	for (int i = 0; i < 2 * RING; i++)
+		good += p[i] && t_wait(p[i], 120) == 0;
+	is_int(good, 2 * RING, "each took its %d turns", LAPS);
+	ok(atomic_load(&c->ping) == RING * LAPS && atomic_load(&c->bell) == RING * LAPS,
+	   "both tokens went all the way round");
+	is_int(atomic_load(&c->timeouts), 0, "no wake-up went to the wrong sleeper");
+}
+
 static void test_wake_all(struct dipc_os_shm *seg, struct ctl *c)
 {
 	reset(c);
@@ -533,7 +596,7 @@ static void test_dead_lock_holder(struct dipc_os_shm *seg, struct ctl *c)
 int main(int argc, char **argv)
 {
 	T_CHILD_DISPATCH(argc, argv);
-	plan(75);
+	plan(79);
 
 	test_segments();
 	test_list();
@@ -550,6 +613,7 @@ int main(int argc, char **argv)
 	test_threads(&seg, c);
 	test_child_info(&seg, c);
 	test_ping_pong(&seg, c);
+	test_token_ring(&seg, c);
 	test_wake_all(&seg, c);
 	test_create_race(&seg, c);
 	test_dead_lock_holder(&seg, c);

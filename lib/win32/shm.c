@@ -152,7 +152,6 @@ static int map_section(HANDLE sec, const char *kname, bool hdr_only,
 
 static void unmap(struct dipc_w32_map *m)
 {
-	dipc_w32_wait_release(m);
 	UnmapViewOfFile(m->hdr);
 	CloseHandle(m->section);
 	free(m);

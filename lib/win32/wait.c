@@ -2,25 +2,31 @@
  * win32/wait.c - sleeping on a 32-bit word in shared memory, and waking
  * the sleepers, across processes.
  *
- * WaitOnAddress only works within one process, so a word in a segment is
- * watched through a named semaphore, "<section's name>@w<slot>", where the
- * slot is a hash of the word's offset in the segment.  The segment header
- * keeps, per slot, how many threads (of any process) sleep or are about to
- * sleep on it:
+ * WaitOnAddress only works within one process.  A word in a segment maps
+ * to a slot (a hash of its offset); the segment header keeps, per slot,
+ * one 64-bit word: a wake generation and the number of threads, of any
+ * process, asleep in it.  Each generation has its own manual-reset event,
+ * named "<section>@w<slot>.<generation>":
  *
- *   waiter:  sleepers[slot]++ ; if (*word != expected) leave ; wait on sem
- *   waker:   (word already changed) ; n = sleepers[slot] ; release sem n times
+ *   waiter:  open event(g) for the current g ; count++ if g is still
+ *            current ; if (*word != expected) leave ; sleep on event(g)
+ *   waker:   (word already changed) ; if count > 0: move to g+1 with
+ *            count 0 ; set event(g)
  *
- * Both sides are sequentially consistent, so either the waiter sees the
- * new value, or the waker sees the waiter counted and leaves a unit in the
- * semaphore for it.  A unit outlives a waiter that has not reached its
- * WaitForSingleObject yet, so a wake between the check and the sleep is
- * never lost.  The price is spurious wake-ups, which callers tolerate: a
- * unit released for a waiter that timed out or left early, or for a word
- * that shares the slot, wakes some later waiter once.  A waiter killed
- * while counted leaves its count behind; wakes on that slot then always
- * make the system call and release one unit too many, which costs a
- * spurious wake-up each time but never a lost one.
+ * The count and the generation change together by compare-and-swap, and
+ * both sides are sequentially consistent, so either the waiter sees the new
+ * value or the waker sees it counted.  A counted waiter holds a handle to
+ * its generation's event from before it was counted, so the event the
+ * waker sets is the one it sleeps on, even if it has not reached
+ * WaitForSingleObject yet; the event stays set, and no later waiter can
+ * take the wake-up away (they wait on later generations).  So no wake-up
+ * is lost.  (A semaphore released once per sleeper would not do: a thread
+ * arriving after the release could take a unit meant for an earlier one.)
+ *
+ * Spurious wake-ups happen (words sharing a slot, a wake racing with a
+ * timeout) and callers re-check.  A waiter killed while counted only makes
+ * the next wake on its slot do the system calls; that wake starts a new
+ * generation with a count of 0, so nothing stays stuck.
  *
  * A word outside any segment (process-local memory) uses WaitOnAddress.
  */
@@ -28,13 +34,16 @@
 
 #include <stdio.h>
 
+#define GEN(s)   ((uint32_t)((s) >> 32))
+#define COUNT(s) ((uint32_t)(s))
+
 static unsigned slot_of(const struct dipc_os_shm *seg, _Atomic uint32_t *word)
 {
 	uint32_t off = (uint32_t)((uintptr_t)word - (uintptr_t)seg->addr) >> 2;
-	return (off * 2654435761u) >> 23;  /* top 9 bits: 512 slots */
+	return (off * 2654435761u) >> 24;  /* top 8 bits: 256 slots */
 }
 
-_Static_assert(DIPC_W32_SLOTS == 512, "slot_of keeps 9 bits");
+_Static_assert(DIPC_W32_SLOTS == 256, "slot_of keeps 8 bits");
 
 static bool in_segment(const struct dipc_os_shm *seg, _Atomic uint32_t *word)
 {
@@ -51,34 +60,24 @@ static DWORD to_ms(int64_t ns)
 	return ms >= INFINITE ? INFINITE - 1 : (DWORD)ms;
 }
 
-static HANDLE slot_sem(struct dipc_w32_map *m, unsigned slot)
+/* The event of one generation of a slot, created if nobody holds it. */
+static HANDLE gen_event(const struct dipc_w32_map *m, unsigned slot, uint32_t gen)
 {
-	HANDLE h = atomic_load_explicit(&m->sem[slot], memory_order_acquire);
-	if (h)
-		return h;
-	char kname[DIPC_W32_KNAME + 16];
-	snprintf(kname, sizeof(kname), "%s@w%u", m->kname, slot);
-	/* Opens the semaphore if another process made it first. */
-	h = CreateSemaphoreA(NULL, 0, LONG_MAX, kname);
-	if (!h)
-		return NULL;
-	HANDLE none = NULL;
-	if (!atomic_compare_exchange_strong_explicit(&m->sem[slot], &none, h,
-			memory_order_acq_rel, memory_order_acquire)) {
-		/* Another thread of ours cached it meanwhile. */
-		CloseHandle(h);
-		h = none;
-	}
-	return h;
+	char kname[DIPC_W32_KNAME + 32];
+	snprintf(kname, sizeof(kname), "%s@w%u.%u", m->kname, slot, (unsigned)gen);
+	return CreateEventA(NULL, TRUE, FALSE, kname);
 }
 
-void dipc_w32_wait_release(struct dipc_w32_map *m)
+/* Leave generation g; false if a wake has already moved past it. */
+static bool leave(_Atomic uint64_t *st, uint32_t g)
 {
-	for (unsigned i = 0; i < DIPC_W32_SLOTS; i++) {
-		HANDLE h = atomic_exchange_explicit(&m->sem[i], NULL, memory_order_acq_rel);
-		if (h)
-			CloseHandle(h);
+	uint64_t s = atomic_load_explicit(st, memory_order_relaxed);
+	while (GEN(s) == g && COUNT(s) > 0) {
+		if (atomic_compare_exchange_weak_explicit(st, &s, s - 1,
+				memory_order_seq_cst, memory_order_relaxed))
+			return true;
 	}
+	return false;
 }
 
 static int local_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns)
@@ -94,27 +93,51 @@ int dipc_os_wait(const struct dipc_os_shm *seg, _Atomic uint32_t *word,
 {
 	if (!word)
 		return DIPC_EINVAL;
+	if (timeout_ns == 0)
+		return atomic_load(word) == expected ? DIPC_ETIMEDOUT : 0;
 	struct dipc_w32_map *m = dipc_w32_map_of(seg);
 	if (!m || !in_segment(seg, word))
 		return local_wait(word, expected, timeout_ns);
 
 	unsigned slot = slot_of(seg, word);
-	HANDLE sem = slot_sem(m, slot);
-	if (!sem) {
-		/* No kernel object to sleep on: nap briefly and let the
-		 * caller re-check, which is correct if slower. */
-		if (atomic_load(word) == expected)
+	_Atomic uint64_t *st = &m->hdr->slots[slot];
+	uint64_t s = atomic_load_explicit(st, memory_order_seq_cst);
+	HANDLE ev = NULL;
+	uint32_t evgen = 0;
+	for (;;) {
+		if (!ev || evgen != GEN(s)) {
+			if (ev)
+				CloseHandle(ev);
+			evgen = GEN(s);
+			ev = gen_event(m, slot, evgen);
+			if (!ev) {
+				/* Out of kernel objects: nap, let the caller
+				 * re-check; slower but correct. */
+				Sleep(1);
+				return 0;
+			}
+		}
+		if (COUNT(s) == UINT32_MAX) {
+			CloseHandle(ev);
 			Sleep(1);
-		return 0;
+			return 0;
+		}
+		if (atomic_compare_exchange_weak_explicit(st, &s, s + 1,
+				memory_order_seq_cst, memory_order_seq_cst))
+			break;
 	}
-	_Atomic uint32_t *count = &m->hdr->sleepers[slot];
-	atomic_fetch_add_explicit(count, 1, memory_order_seq_cst);
 	if (atomic_load_explicit(word, memory_order_seq_cst) != expected) {
-		atomic_fetch_sub_explicit(count, 1, memory_order_seq_cst);
+		leave(st, evgen);
+		CloseHandle(ev);
 		return 0;
 	}
-	DWORD r = WaitForSingleObject(sem, to_ms(timeout_ns));
-	atomic_fetch_sub_explicit(count, 1, memory_order_seq_cst);
+	DWORD r = WaitForSingleObject(ev, to_ms(timeout_ns));
+	CloseHandle(ev);
+	if (r == WAIT_OBJECT_0)
+		return 0;   /* the waker took us out of the count */
+	/* Timed out (or failed): a wake may have come meanwhile. */
+	if (!leave(st, evgen))
+		return 0;
 	return r == WAIT_TIMEOUT ? DIPC_ETIMEDOUT : 0;
 }
 
@@ -128,20 +151,23 @@ void dipc_os_wake(const struct dipc_os_shm *seg, _Atomic uint32_t *word)
 		return;
 	}
 	unsigned slot = slot_of(seg, word);
+	_Atomic uint64_t *st = &m->hdr->slots[slot];
 	/* Order the caller's store to word before the read of the count
-	 * (the other half of the waiter's increment-then-check). */
+	 * (the other half of the waiter's count-then-check). */
 	atomic_thread_fence(memory_order_seq_cst);
-	uint32_t n = atomic_load_explicit(&m->hdr->sleepers[slot], memory_order_seq_cst);
-	if (n == 0)
-		return;
-	HANDLE sem = slot_sem(m, slot);
-	/* Only when out of kernel resources; the callers' sleeps are
-	 * bounded (DIPC_LIVENESS_NS), so the waiters still get on. */
-	if (!sem)
-		return;
-	if (n > LONG_MAX)
-		n = LONG_MAX;
-	/* Fails only if the semaphore is at its maximum, when every waiter
-	 * is sure to wake anyway. */
-	ReleaseSemaphore(sem, (LONG)n, NULL);
+	uint64_t s = atomic_load_explicit(st, memory_order_seq_cst);
+	for (;;) {
+		if (COUNT(s) == 0)
+			return;   /* nobody asleep: no system call */
+		uint64_t next = (uint64_t)(uint32_t)(GEN(s) + 1) << 32;
+		if (atomic_compare_exchange_weak_explicit(st, &s, next,
+				memory_order_seq_cst, memory_order_seq_cst))
+			break;
+	}
+	/* Every sleeper counted in GEN(s) holds this event open. */
+	HANDLE ev = gen_event(m, slot, GEN(s));
+	if (!ev)
+		return;   /* they wake at their (bounded) timeout */
+	SetEvent(ev);
+	CloseHandle(ev);
 }

@@ -6,7 +6,7 @@
  * caller's: Windows cannot tell the exact size of an existing section (a
  * view is rounded up to whole pages), and there is no unlink, so the header
  * records the size the creator asked for and whether the name was
- * "removed".  It also holds the sleeper counts that dipc_os_wait and
+ * "removed".  It also holds the wait slots that dipc_os_wait and
  * dipc_os_wake share across processes (see wait.c).  The caller's view
  * starts right after it, so it stays page-aligned as on POSIX.
  */
@@ -18,7 +18,7 @@
 #include <windows.h>
 
 #define DIPC_W32_HDR   4096u
-#define DIPC_W32_SLOTS 512u
+#define DIPC_W32_SLOTS 256u
 #define DIPC_W32_MAGIC 0x3233574370696464ull  /* "ddipCW32" */
 
 struct dipc_w32_hdr {
@@ -26,7 +26,8 @@ struct dipc_w32_hdr {
 	uint64_t size;                  /* the caller's size */
 	_Atomic uint32_t unlinked;      /* 1 once dipc_os_shm_unlink ran */
 	uint32_t pad_[11];
-	_Atomic uint32_t sleepers[DIPC_W32_SLOTS];
+	/* Per wait slot: wake generation << 32 | sleepers in it. */
+	_Atomic uint64_t slots[DIPC_W32_SLOTS];
 };
 
 _Static_assert(sizeof(struct dipc_w32_hdr) <= DIPC_W32_HDR,
@@ -41,8 +42,6 @@ struct dipc_w32_map {
 	HANDLE section;
 	struct dipc_w32_hdr *hdr;       /* base of the view */
 	char kname[DIPC_W32_KNAME];     /* the section's kernel name */
-	/* Semaphores, one per sleeper slot, opened on first use. */
-	_Atomic(HANDLE) sem[DIPC_W32_SLOTS];
 };
 
 static inline struct dipc_w32_map *dipc_w32_map_of(const struct dipc_os_shm *seg)
@@ -54,8 +53,5 @@ static inline struct dipc_w32_map *dipc_w32_map_of(const struct dipc_os_shm *seg
 
 /* Kernel object name for a segment, with an optional suffix. */
 int dipc_w32_name(const char *name, const char *suffix, char *out, size_t len);
-
-/* Close the semaphores wait.c opened for a map. */
-void dipc_w32_wait_release(struct dipc_w32_map *map);
 
 #endif
