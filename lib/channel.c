@@ -29,9 +29,12 @@ static inline uint64_t make_word(uint32_t stamp, uint32_t pid)
 	return ((uint64_t)stamp << 32) | pid;
 }
 
+/* The nonce too: a channel made anew with the same cuid may land in the
+ * freed block of the old one, and a handle on the old one must not reach
+ * it (it would index the new slots with the old geometry). */
 static inline bool chan_live(const dipc_channel *ch)
 {
-	return likely(ch->hdr->live == (CHAN_MAGIC ^ ch->cuid));
+	return likely(ch->hdr->live == (CHAN_MAGIC ^ ch->cuid) && ch->hdr->nonce == ch->nonce);
 }
 
 /* Move a counter from pos to pos+1 unless someone already has. */
@@ -72,7 +75,11 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 		uint32_t lap4 = lap4_of(ch, t);
 		uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
 		uint32_t stamp = (uint32_t)(w >> 32);
-		if (stamp == lap4 + SLOT_EMPTY) {
+		/* A slot skipped in the previous lap (its producer died) holds
+		 * nothing: take it as if a consumer had passed it, so a dead
+		 * producer costs no capacity while no consumer comes by.
+		 * Consumers still at that lap find it a lap ahead and move on. */
+		if (stamp == lap4 + SLOT_EMPTY || stamp == lap4 - 4 + SLOT_SKIP) {
 			if (!atomic_compare_exchange_weak_explicit(&s->word, &w,
 					make_word(lap4 + SLOT_WRITING, me),
 					memory_order_acquire, memory_order_relaxed))
@@ -85,6 +92,9 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 			} else {
 				s->ref_blk = op->ref_blk;
 				s->ref_off = op->ref_off;
+				/* In flight from here: no process owns it.  Until now
+				 * the sender did, so reclaim frees it if it dies. */
+				pool_set_owner(ch->pool, op->ref_blk, 0);
 			}
 			atomic_store_explicit(&s->word, make_word(lap4 + SLOT_FULL, 0),
 					      memory_order_release);
@@ -114,6 +124,7 @@ struct recv_op {
 	void *buf;          /* where an inline payload goes */
 	uint64_t cap;       /* its room */
 	bool take_ref;      /* PAYLOAD_ALLOC: hand the block over, do not copy */
+	bool peek;          /* only look (poll): never take a message */
 	/* out */
 	uint64_t len;
 	int kind;
@@ -135,8 +146,8 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 			uint64_t len = s->len;
 			int kind = (int)s->kind;
 			uint64_t rb = s->ref_blk, ro = s->ref_off;
-			bool fits = kind == PAYLOAD_INLINE ? len <= op->cap && op->buf
-							   : op->take_ref || len <= op->cap;
+			bool fits = !op->peek && (kind == PAYLOAD_INLINE ? len <= op->cap && op->buf
+									 : op->take_ref || len <= op->cap);
 			bool sane = kind == PAYLOAD_ALLOC || (kind == PAYLOAD_INLINE && len <= ch->block_size);
 			if (!fits || !sane) {
 				/* Only believe what we read if the slot did not move. */
@@ -194,7 +205,9 @@ static int chan_wait(dipc_channel *ch, bool sending, int mode, int64_t timeout,
 		     try_fn fn, void *op)
 {
 	int busy = sending ? DIPC_EFULL : DIPC_EEMPTY;
-	int rc = fn(ch, op, false);
+	/* A try-once call will not wait long enough to notice a dead peer
+	 * the way a sleeper does, so its one attempt checks at once. */
+	int rc = fn(ch, op, timeout == DIPC_TRY_ONCE);
 	if (rc != busy || timeout == DIPC_TRY_ONCE)
 		return rc;
 	uint64_t deadline = dipc_deadline(timeout);
@@ -408,6 +421,24 @@ int dipc_channel_detach(dipc_channel *ch)
 	return 0;
 }
 
+/* Free the payloads that travel in allocations and are still waiting in
+ * the slots: once the channel is gone nobody can take them.  A consumer
+ * already inside try_recv races us for a slot with the same CAS, so each
+ * block is freed by exactly one side. */
+static void drop_payloads(dipc_channel *ch)
+{
+	for (uint64_t i = 0; i < ch->capacity; i++) {
+		struct slot_hdr *s = (struct slot_hdr *)(ch->hdr->slots + i * ch->slot_size);
+		uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+		uint32_t stamp = (uint32_t)(w >> 32);
+		if ((stamp & 3) != SLOT_FULL || s->kind != PAYLOAD_ALLOC)
+			continue;
+		uint64_t blk = s->ref_blk;
+		if (atomic_compare_exchange_strong(&s->word, &w, make_word(stamp + 2, 0)))
+			pool_free_raw(ch->pool, blk);
+	}
+}
+
 int dipc_channel_destroy(dipc_channel *ch)
 {
 	if (!ch)
@@ -438,6 +469,7 @@ int dipc_channel_destroy(dipc_channel *ch)
 		atomic_fetch_add(&h->send_seq, 1);
 		dipc_os_wake(&pool->shm, &h->recv_seq);
 		dipc_os_wake(&pool->shm, &h->send_seq);
+		drop_payloads(ch);
 		pool_free_raw(pool, ch->hdr_off - BLK_HDR);
 		DIPC_LOG(DIPC_LOG_BASIC, "channel %llu destroyed", (unsigned long long)ch->cuid);
 	}
@@ -554,7 +586,7 @@ static int poll_now(dipc_channel *ch)
 	bool readable = st == lap4_of(ch, hd) + SLOT_FULL;
 	s = slot_at(ch, t);
 	st = (uint32_t)(atomic_load_explicit(&s->word, memory_order_acquire) >> 32);
-	bool writable = st == lap4_of(ch, t) + SLOT_EMPTY;
+	bool writable = st == lap4_of(ch, t) + SLOT_EMPTY || st == lap4_of(ch, t) - 4 + SLOT_SKIP;
 	int ev = 0;
 	if (readable)
 		ev |= DIPC_POLL_READABLE;
@@ -565,6 +597,23 @@ static int poll_now(dipc_channel *ch)
 	if (t - hd >= ch->capacity && !writable)
 		ev |= DIPC_POLL_FULL;
 	return ev;
+}
+
+/* poll only looks, so it must pass a dead producer's slot itself, or it
+ * would wait behind one for ever: at the head with a receive that never
+ * takes, at the tail (a slot left from the previous lap) by marking it
+ * for producers to reuse.  Liveness is checked only on a claimed slot. */
+static void poll_pass_dead(dipc_channel *ch)
+{
+	struct recv_op probe = { .peek = true };
+	try_recv(ch, &probe, true);
+	struct chan_hdr *h = ch->hdr;
+	uint64_t t = atomic_load_explicit(&h->tail, memory_order_acquire);
+	struct slot_hdr *s = slot_at(ch, t);
+	uint32_t lap4 = lap4_of(ch, t);
+	uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+	if ((uint32_t)(w >> 32) == lap4 - 4 + SLOT_WRITING && !dipc_os_pid_alive((uint32_t)w))
+		atomic_compare_exchange_strong(&s->word, &w, make_word(lap4 - 4 + SLOT_SKIP, 0));
 }
 
 int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns)
@@ -583,6 +632,7 @@ int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns)
 	for (;;) {
 		if (!chan_live(ch))
 			return DIPC_EDESTROYED;
+		poll_pass_dead(ch);
 		int ev = poll_now(ch) & events;
 		if (ev)
 			return ev;
@@ -714,7 +764,7 @@ int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t ti
 
 	/* Too big for a block: it travels in a pool allocation. */
 	uint64_t blk;
-	int rc = pool_alloc_raw(ch->pool, len, 0, &blk);
+	int rc = pool_alloc_raw(ch->pool, len, dipc_os_pid(), &blk);
 	if (rc)
 		return rc;
 	memcpy(pool_ptr(ch->pool, blk + BLK_HDR), buf, len);
@@ -760,14 +810,15 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 	}
 
 	dipc_mem *m = travel->mem;
-	pool_set_owner(ch->pool, m->blk, 0);
+	/* The block may be another process's (attached by descriptor): it
+	 * is ours while we wait, so its owner's death cannot free it under
+	 * us; try_send hands it to the pool when it commits. */
+	pool_set_owner(ch->pool, m->blk, dipc_os_pid());
 	struct send_op op = { .len = travel->size, .kind = PAYLOAD_ALLOC,
 			      .ref_blk = m->blk, .ref_off = m->off };
 	int rc = chan_wait(ch, true, h->mode, t, try_send_cb, &op);
-	if (rc) {
-		pool_set_owner(ch->pool, m->blk, dipc_os_pid());
+	if (rc)
 		return rc;
-	}
 	dipc_mem_detach(m);
 	travel->mem = NULL;
 	travel->size = 0;
@@ -808,6 +859,8 @@ int dipc_recvh_recv_bytes(dipc_recvh *h, void *buf, size_t cap, size_t *len, int
 		rc = check_ref(ch, &op);
 		if (rc)
 			return rc;
+		/* Taken: ours until freed, so a death while copying is reclaimed. */
+		pool_set_owner(ch->pool, op.ref_blk, dipc_os_pid());
 		memcpy(buf, pool_ptr(ch->pool, op.ref_off), op.len);
 		pool_free_raw(ch->pool, op.ref_blk);
 	}
@@ -836,6 +889,7 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 			rc = check_ref(ch, &op);
 			if (rc)
 				return rc;
+			pool_set_owner(ch->pool, op.ref_blk, dipc_os_pid());
 			memcpy(op.buf, pool_ptr(ch->pool, op.ref_off), op.len);
 			pool_free_raw(ch->pool, op.ref_blk);
 		}
