@@ -58,7 +58,18 @@ static inline t_pid t_spawn(const char *role, const char *arg)
 	PROCESS_INFORMATION pi;
 	memset(&si, 0, sizeof(si));
 	si.cb = sizeof(si);
-	BOOL okc = CreateProcessA(exe, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+	BOOL okc = FALSE;
+	/* A busy machine (or Wine's server) can refuse a process for a
+	 * moment; the test is about the library, so try again briefly. */
+	for (int tries = 0; !okc && tries < 5; tries++) {
+		okc = CreateProcessA(exe, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+		if (!okc) {
+			printf("# t_spawn: CreateProcess failed (error %lu)\n",
+			       (unsigned long)GetLastError());
+			fflush(stdout);
+			Sleep(100);
+		}
+	}
 	free(cmd);
 	if (!okc)
 		return 0;
