@@ -38,13 +38,17 @@ import json, sys
 s = json.load(sys.stdin)
 assert s["buffered"] == 8 and s["writer"] == sys.argv[1] and s["reader"] == "none", s
 ' "$fpid"; ok $? "stream status --json: 8 bytes buffered, writer alive, no reader"
-! "$dipc" gc --dry-run | grep -q -e "$pool" -e "$stream"; ok $? "gc leaves live segments alone"
+! "$dipc" gc --dry-run "pool:$pool" "stream:$stream" | grep -q -e "$pool" -e "$stream"; ok $? "gc leaves live segments alone"
 
 kill -9 "$fpid"; wait "$fpid" 2>/dev/null
+# gc spares segments younger than 2 s; ours must look old enough.
+touch -d "@$(( $(date +%s) - 10 ))" "/dev/shm/dipc.p.$pool" "/dev/shm/dipc.s.$stream" 2>/dev/null
+# Only ever collect our own segments: other tests run beside this one.
+mine="pool:$pool stream:$stream"
 "$dipc" list | grep "$pool" | grep -q "(stale)"; ok $? "a killed creator's pool is listed as stale"
-"$dipc" gc --dry-run | grep -q "would remove stream $stream"; ok $? "gc --dry-run names the stale stream"
+"$dipc" gc --dry-run $mine | grep -q "would remove stream $stream"; ok $? "gc --dry-run names the stale stream"
 [ -e "/dev/shm/dipc.p.$pool" ]; ok $? "and removes nothing"
-"$dipc" --json gc >"$tmp/gc"; ok $? "gc exits 0"
+"$dipc" --json gc $mine >"$tmp/gc"; ok $? "gc exits 0"
 [ ! -e "/dev/shm/dipc.p.$pool" ] && [ ! -e "/dev/shm/dipc.s.$stream" ]; ok $? "gc removed both stale segments"
 
 "$dipc" status "$pool" 2>/dev/null; [ $? = 3 ]; ok $? "status of a missing name exits 3"

@@ -4,7 +4,7 @@
  *   dipc list [--json]            every pool and stream on this machine
  *   dipc status NAME [--json]     one of them in detail
  *   dipc rm NAME...               remove names (mappings stay valid)
- *   dipc gc [--dry-run] [--json]  remove segments no live process uses
+ *   dipc gc [--dry-run] [NAME...] remove segments no live process uses
  *
  * NAME is "pool:NAME", "stream:NAME", or a bare name looked up as both.
  * The tool maps segments read-only and checks every header and offset it
@@ -24,10 +24,12 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_USAGE 2
 #define EXIT_NOTFOUND 3
+#define GC_MIN_AGE_S 2
 
 static bool json;
 
@@ -314,6 +316,12 @@ static bool seg_stale(const struct seg *s)
 {
 	if (s->npids)
 		return false;
+	/* A segment being made is unmapped for an instant between its
+	 * creation and its first mapping: leave young ones alone. */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec - s->st.st_mtim.tv_sec < GC_MIN_AGE_S)
+		return false;
 	if (strcmp(s->kind, "pool") == 0) {
 		struct pool_view v;
 		read_pool(s, &v);
@@ -421,13 +429,30 @@ static int cmd_rm(int argc, char **argv)
 	return status;
 }
 
-static int cmd_gc(bool dry)
+/* gc with names looks at those only. */
+static bool named(const struct seg *s, int argc, char **argv)
+{
+	if (argc == 0)
+		return true;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "pool:", 5) == 0 && strcmp(s->kind, "pool") == 0)
+			a += 5;
+		else if (strncmp(a, "stream:", 7) == 0 && strcmp(s->kind, "stream") == 0)
+			a += 7;
+		if (strcmp(a, s->name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int cmd_gc(bool dry, int argc, char **argv)
 {
 	int n = 0, status = 0;
 	if (json)
 		printf("{\"dry_run\":%s,\"removed\":[", dry ? "true" : "false");
 	for (struct seg *s = segs; s; s = s->next) {
-		if (!seg_stale(s))
+		if (!named(s, argc, argv) || !seg_stale(s))
 			continue;
 		if (!dry && remove_seg(s)) {
 			status = 1;
@@ -458,8 +483,10 @@ static void usage(FILE *f)
 		"                       processes mapping it, and whether it is stale\n"
 		"  status NAME          a pool's use and channels, or a stream's status line\n"
 		"  rm NAME...           remove names (processes using them keep their mapping)\n"
-		"  gc [--dry-run]       remove stale segments: mapped by no process, and whose\n"
-		"                       creator (pool) or reader and writer (stream) are dead\n\n"
+		"  gc [--dry-run] [NAME...]\n"
+		"                       remove stale segments (all, or those named): mapped\n"
+		"                       by no process, older than 2 s, and whose creator\n"
+		"                       (pool) or reader and writer (stream) are dead\n\n"
 		"NAME is pool:NAME, stream:NAME or a bare NAME.\n"
 		"Options: --json  machine-readable output; -h, --help; --version\n"
 		"Exit status: 0 success, 1 failure, 2 usage error, 3 no such segment.\n");
@@ -509,7 +536,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "rm") == 0 || strcmp(cmd, "remove") == 0)
 		return cmd_rm(nargs, args);
 	if (strcmp(cmd, "gc") == 0)
-		return nargs ? (usage(stderr), EXIT_USAGE) : cmd_gc(dry);
+		return cmd_gc(dry, nargs, args);
 	fprintf(stderr, "dipc: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

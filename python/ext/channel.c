@@ -1,0 +1,344 @@
+/*
+ * channel.c - the Channel core type, base of dragonipc.channels.Channel.
+ *
+ * Send and receive handles hold the Channel object (a reference and a
+ * count in deps), because the C library refuses to detach a channel that
+ * still has handles.  detach() ends this object's use at once and the C
+ * handle follows when the last Python handle is gone.  destroy() removes
+ * the channel from its pool at once, even with handles alive: it does so
+ * through a second attachment, and our own handles then see the channel
+ * destroyed (ChannelDestroyed) instead of touching freed memory.
+ */
+#include "dipcpy.h"
+
+static ChannelObject *chan_live(ChannelObject *self)
+{
+	if (!self->ch || self->closed) {
+		if (self->destroyed)
+			dipy_raise(DIPY_CTX_CHANNEL, DIPC_EDESTROYED, "the channel was destroyed");
+		else
+			dipy_value_error(DIPY_CTX_CHANNEL, self->ch ? "the channel is detached" :
+					 "the channel is not attached");
+		return NULL;
+	}
+	return self;
+}
+
+ChannelObject *dipy_channel_arg(PyObject *obj)
+{
+	if (!PyObject_TypeCheck(obj, &Dipy_ChannelType)) {
+		PyErr_Format(PyExc_TypeError, "expected a Channel, not %.100s", Py_TYPE(obj)->tp_name);
+		return NULL;
+	}
+	return chan_live((ChannelObject *)obj);
+}
+
+static void chan_release_c(ChannelObject *c)
+{
+	if (!c->ch)
+		return;
+	dipc_channel_detach(c->ch);
+	c->ch = NULL;
+	PoolObject *p = c->pool;
+	c->pool = NULL;
+	if (p)
+		dipy_pool_release(p);
+}
+
+void dipy_channel_hold(ChannelObject *c)
+{
+	Py_INCREF(c);
+	c->deps++;
+}
+
+void dipy_channel_release(ChannelObject *c)
+{
+	if (--c->deps == 0 && c->closed)
+		chan_release_c(c);
+	Py_DECREF(c);
+}
+
+static PyObject *chan_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+	(void)args;
+	(void)kw;
+	return type->tp_alloc(type, 0);
+}
+
+static void chan_dealloc(ChannelObject *self)
+{
+	if (self->weakreflist)
+		PyObject_ClearWeakRefs((PyObject *)self);
+	chan_release_c(self);
+	Py_CLEAR(self->serial);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int chan_fresh(ChannelObject *self)
+{
+	if (self->ch || self->closed) {
+		dipy_value_error(DIPY_CTX_CHANNEL, "this Channel object is already in use");
+		return -1;
+	}
+	return 0;
+}
+
+static void chan_adopt(ChannelObject *self, dipc_channel *ch, PoolObject *pool, int creator)
+{
+	self->ch = ch;
+	self->creator = creator;
+	self->block_size = dipc_channel_block_size(ch);
+	dipy_pool_hold(pool);
+	self->pool = pool;
+}
+
+static PyObject *chan_create(ChannelObject *self, PyObject *args, PyObject *kw)
+{
+	static const char *kwlist[] = { "pool", "cuid", "capacity", "block_size", NULL };
+	PyObject *pool_obj;
+	unsigned long long cuid, capacity = 0, block_size = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OK|KK:_create", (char **)kwlist, &pool_obj, &cuid,
+					 &capacity, &block_size))
+		return NULL;
+	PoolObject *pool = dipy_pool_arg(pool_obj, "mem_pool");
+	if (!pool || chan_fresh(self) < 0)
+		return NULL;
+	struct dipc_channel_attr attr;
+	dipc_channel_attr_init(&attr);
+	if (capacity)
+		attr.capacity = capacity;
+	if (block_size)
+		attr.block_size = block_size;
+	dipc_channel *ch;
+	int rc = dipc_channel_create(pool->pool, cuid, &attr, &ch);
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not create the channel");
+	chan_adopt(self, ch, pool, 1);
+	Py_RETURN_NONE;
+}
+
+static PyObject *chan_attach(ChannelObject *self, PyObject *args)
+{
+	PyObject *pool_obj;
+	Py_buffer ser;
+	if (!PyArg_ParseTuple(args, "y*O:_attach", &ser, &pool_obj))
+		return NULL;
+	PoolObject *pool = dipy_pool_arg(pool_obj, "mem_pool");
+	if (!pool || chan_fresh(self) < 0) {
+		PyBuffer_Release(&ser);
+		return NULL;
+	}
+	dipc_channel *ch;
+	int rc = dipc_channel_attach(ser.buf, (size_t)ser.len, pool->pool, &ch);
+	PyBuffer_Release(&ser);
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not attach to the channel");
+	chan_adopt(self, ch, pool, 0);
+	Py_RETURN_NONE;
+}
+
+static PyObject *chan_serialize(ChannelObject *self, PyObject *noarg)
+{
+	(void)noarg;
+	if (self->serial) {
+		Py_INCREF(self->serial);
+		return self->serial;
+	}
+	if (!chan_live(self))
+		return NULL;
+	unsigned char buf[DIPC_SERIAL_MAX];
+	int n = dipc_channel_serialize(self->ch, buf, sizeof(buf));
+	if (n < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, n, "could not serialize the channel");
+	self->serial = PyBytes_FromStringAndSize((const char *)buf, n);
+	Py_XINCREF(self->serial);
+	return self->serial;
+}
+
+static PyObject *chan_detach(ChannelObject *self, PyObject *noarg)
+{
+	(void)noarg;
+	if (self->closed || !self->ch)
+		Py_RETURN_NONE;
+	self->closed = 1;
+	if (self->deps == 0)
+		chan_release_c(self);
+	Py_RETURN_NONE;
+}
+
+static PyObject *chan_destroy(ChannelObject *self, PyObject *noarg)
+{
+	(void)noarg;
+	if (!chan_live(self))
+		return NULL;
+	int rc;
+	if (self->deps == 0) {
+		rc = dipc_channel_destroy(self->ch);
+		self->ch = NULL;
+		PoolObject *p = self->pool;
+		self->pool = NULL;
+		dipy_pool_release(p);
+	} else {
+		unsigned char buf[DIPC_SERIAL_MAX];
+		dipc_pool *pool;
+		dipc_channel *other;
+		int n = dipc_channel_serialize(self->ch, buf, sizeof(buf));
+		rc = n < 0 ? n : dipc_channel_pool(self->ch, &pool);
+		if (rc >= 0)
+			rc = dipc_channel_attach(buf, (size_t)n, pool, &other);
+		if (rc >= 0)
+			rc = dipc_channel_destroy(other);
+		else if (rc == DIPC_ENOENT)
+			rc = DIPC_EDESTROYED;
+	}
+	self->closed = 1;
+	self->destroyed = 1;
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not destroy the channel");
+	Py_RETURN_NONE;
+}
+
+struct poll_op {
+	dipc_channel *ch;
+	int events;
+};
+
+static int poll_once(void *arg, int64_t t)
+{
+	struct poll_op *op = arg;
+	return dipc_channel_poll(op->ch, op->events, t);
+}
+
+static PyObject *chan_poll(ChannelObject *self, PyObject *args)
+{
+	int events;
+	PyObject *timeout = Py_None;
+	if (!PyArg_ParseTuple(args, "i|O:_poll", &events, &timeout))
+		return NULL;
+	if (!chan_live(self))
+		return NULL;
+	int64_t t;
+	if (dipy_timeout_from_py(timeout, &t) < 0)
+		return NULL;
+	struct poll_op op = { self->ch, events };
+	/* Hold the channel: another thread may detach it while we wait. */
+	dipy_channel_hold(self);
+	int rc = dipy_wait(poll_once, &op, t, 0);
+	dipy_channel_release(self);
+	if (rc == DIPC_ETIMEDOUT)
+		rc = 0;
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not poll the channel");
+	return PyLong_FromLong(rc);
+}
+
+static PyObject *chan_get_cuid(ChannelObject *self, void *closure)
+{
+	(void)closure;
+	if (!chan_live(self))
+		return NULL;
+	uint64_t cuid;
+	int rc = dipc_channel_cuid(self->ch, &cuid);
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not read the channel id");
+	return PyLong_FromUnsignedLongLong(cuid);
+}
+
+static PyObject *chan_get_capacity(ChannelObject *self, void *closure)
+{
+	(void)closure;
+	if (!chan_live(self))
+		return NULL;
+	return PyLong_FromLong(dipc_channel_capacity(self->ch));
+}
+
+static PyObject *chan_get_block_size(ChannelObject *self, void *closure)
+{
+	(void)closure;
+	if (!chan_live(self))
+		return NULL;
+	return PyLong_FromLong(self->block_size);
+}
+
+static PyObject *chan_get_num_msgs(ChannelObject *self, void *closure)
+{
+	(void)closure;
+	if (!chan_live(self))
+		return NULL;
+	int n = dipc_channel_count(self->ch);
+	if (n < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, n, "could not count the channel's messages");
+	return PyLong_FromLong(n);
+}
+
+static PyObject *chan_get_pool(ChannelObject *self, void *closure)
+{
+	(void)closure;
+	if (!chan_live(self))
+		return NULL;
+	Py_INCREF(self->pool);
+	return (PyObject *)self->pool;
+}
+
+static PyObject *chan_get_attached(ChannelObject *self, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(self->ch && !self->closed);
+}
+
+static PyObject *chan_get_creator(ChannelObject *self, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(self->creator);
+}
+
+static PyObject *chan_get_destroyed(ChannelObject *self, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(self->destroyed);
+}
+
+static PyMethodDef chan_methods[] = {
+	{ "_create", (PyCFunction)(void (*)(void))chan_create, METH_VARARGS | METH_KEYWORDS,
+	  "_create(pool, cuid, capacity=0, block_size=0)\n\nCreate the channel (internal)." },
+	{ "_attach", (PyCFunction)chan_attach, METH_VARARGS,
+	  "_attach(serialized, pool)\n\nAttach the channel through its descriptor (internal)." },
+	{ "_detach", (PyCFunction)chan_detach, METH_NOARGS,
+	  "_detach()\n\nStop using the channel from this object (internal)." },
+	{ "_destroy", (PyCFunction)chan_destroy, METH_NOARGS,
+	  "_destroy()\n\nRemove the channel from its pool (internal)." },
+	{ "_poll", (PyCFunction)chan_poll, METH_VARARGS,
+	  "_poll(events, timeout=None) -> int\n\nWait for DIPC_POLL_* events; 0 on timeout." },
+	{ "serialize", (PyCFunction)chan_serialize, METH_NOARGS,
+	  "serialize() -> bytes\n\nA descriptor other processes can attach with Channel.attach().\n"
+	  "It is kept, so it stays available after detach(serialize=True)." },
+	{ NULL, NULL, 0, NULL },
+};
+
+static PyGetSetDef chan_getset[] = {
+	{ "cuid", (getter)chan_get_cuid, NULL, "The channel's unique id in its pool.", NULL },
+	{ "capacity", (getter)chan_get_capacity, NULL, "How many messages the channel holds.", NULL },
+	{ "block_size", (getter)chan_get_block_size, NULL,
+	  "Payload bytes a message block holds; larger payloads travel as pool allocations.", NULL },
+	{ "num_msgs", (getter)chan_get_num_msgs, NULL, "Messages in the channel now.", NULL },
+	{ "_pool", (getter)chan_get_pool, NULL, "The pool the channel lives in (internal).", NULL },
+	{ "is_attached", (getter)chan_get_attached, NULL,
+	  "True while this object may be used (not detached or destroyed).", NULL },
+	{ "is_creator", (getter)chan_get_creator, NULL, "True if this object created the channel.", NULL },
+	{ "is_destroyed", (getter)chan_get_destroyed, NULL,
+	  "True once destroy() was called on this object.", NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+PyTypeObject Dipy_ChannelType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "dragonipc._dragonipc.Channel",
+	.tp_basicsize = sizeof(ChannelObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+	.tp_doc = "The core of a channel; use dragonipc.channels.Channel.",
+	.tp_new = chan_new,
+	.tp_dealloc = (destructor)chan_dealloc,
+	.tp_methods = chan_methods,
+	.tp_getset = chan_getset,
+	.tp_weaklistoffset = offsetof(ChannelObject, weakreflist),
+};

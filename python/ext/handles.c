@@ -1,0 +1,790 @@
+/*
+ * handles.c - ChannelSendH and ChannelRecvH, with the hot paths
+ * (send_bytes, recv_bytes) done here without Python frames.
+ *
+ * Timeouts follow the Dragon handle convention (see dipy_handle_timeout).
+ * Every wait first tries once with the GIL held; only a wait that must
+ * block releases the GIL, in slices, looking at signals in between.
+ */
+#include "dipcpy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	PyObject_HEAD
+	dipc_sendh *h;
+	ChannelObject *ch;
+	int64_t def_timeout;
+	int wait_mode;
+	int is_open;
+	PyObject *weakreflist;
+} SendHObject;
+
+typedef struct {
+	PyObject_HEAD
+	dipc_recvh *h;
+	ChannelObject *ch;
+	int64_t def_timeout;
+	int wait_mode;
+	int is_open;
+	char *scratch;          /* recv_bytes lands small payloads here */
+	size_t scratch_cap;
+	int scratch_busy;       /* another thread is using it */
+	PyObject *weakreflist;
+} RecvHObject;
+
+static PyObject *send_sentinel, *recv_sentinel;
+
+/* ---- shared pieces -------------------------------------------------------- */
+
+static int parse_handle_args(PyObject *wait_obj, PyObject *timeout_obj, int *mode, int64_t *t)
+{
+	*mode = DIPC_WAIT_ADAPTIVE;
+	if (wait_obj && wait_obj != Py_None) {
+		long v = PyLong_AsLong(wait_obj);
+		if (v == -1 && PyErr_Occurred())
+			return -1;
+		if (v < DIPC_WAIT_ADAPTIVE || v > DIPC_WAIT_IDLE) {
+			dipy_value_error(DIPY_CTX_CHANNEL,
+					 "wait_mode must be SPIN_WAIT, IDLE_WAIT or ADAPTIVE_WAIT, not %ld", v);
+			return -1;
+		}
+		*mode = (int)v;
+	}
+	*t = DIPC_WAIT_FOREVER;
+	if (timeout_obj && dipy_timeout_from_py(timeout_obj, t) < 0)
+		return -1;
+	return 0;
+}
+
+static PyObject *timeout_to_py(int64_t t)
+{
+	if (t == DIPC_WAIT_FOREVER)
+		Py_RETURN_NONE;
+	return PyFloat_FromDouble((double)t / 1e9);
+}
+
+/* What's left of a timeout that began at start (for retries). */
+static int64_t time_left(int64_t t, int64_t start)
+{
+	if (t <= 0)
+		return t;
+	int64_t left = start + t - dipy_now_ns();
+	return left > 0 ? left : DIPC_TRY_ONCE;
+}
+
+static int message_size(MessageObject *m, void **ptr, size_t *size, size_t *cap)
+{
+	*ptr = NULL;
+	*size = 0;
+	*cap = 0;
+	int rc = dipc_msg_get(m->msg, ptr, size);
+	dipc_mem *mem;
+	if (rc == 0 && dipc_msg_mem(m->msg, &mem) == 0)
+		rc = dipc_mem_get(mem, NULL, cap);
+	return rc;
+}
+
+/* ---- the send handle ---------------------------------------------------------- */
+
+static int sendh_init(SendHObject *self, PyObject *args, PyObject *kw)
+{
+	static const char *kwlist[] = { "ch", "return_mode", "wait_mode", "timeout", NULL };
+	PyObject *ch_obj, *ret = NULL, *wait = NULL, *timeout = NULL;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOO:ChannelSendH", (char **)kwlist, &ch_obj, &ret,
+					 &wait, &timeout))
+		return -1;
+	if (self->h) {
+		dipy_value_error(DIPY_CTX_CHANNEL, "the handle is already initialised");
+		return -1;
+	}
+	ChannelObject *ch = dipy_channel_arg(ch_obj);
+	if (!ch)
+		return -1;
+	struct dipc_handle_attr attr;
+	dipc_handle_attr_init(&attr);
+	if (parse_handle_args(wait, timeout, &self->wait_mode, &self->def_timeout) < 0)
+		return -1;
+	attr.wait_mode = self->wait_mode;
+	attr.default_timeout = self->def_timeout;
+	int rc = dipc_sendh_create(ch->ch, &attr, &self->h);
+	if (rc < 0) {
+		dipy_raise(DIPY_CTX_CHANNEL, rc, "could not create the send handle");
+		return -1;
+	}
+	dipy_channel_hold(ch);
+	self->ch = ch;
+	return 0;
+}
+
+static void sendh_dealloc(SendHObject *self)
+{
+	if (self->weakreflist)
+		PyObject_ClearWeakRefs((PyObject *)self);
+	if (self->h)
+		dipc_sendh_destroy(self->h);
+	if (self->ch)
+		dipy_channel_release(self->ch);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int sendh_ready(SendHObject *self)
+{
+	if (!self->h) {
+		dipy_value_error(DIPY_CTX_CHANNEL, "the send handle was not initialised");
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *sendh_open(SendHObject *self, PyObject *noarg)
+{
+	(void)noarg;
+	if (sendh_ready(self) < 0)
+		return NULL;
+	int rc = dipc_sendh_open(self->h);
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not open the send handle");
+	self->is_open = 1;
+	Py_RETURN_NONE;
+}
+
+static PyObject *sendh_close(SendHObject *self, PyObject *noarg)
+{
+	(void)noarg;
+	if (sendh_ready(self) < 0)
+		return NULL;
+	int rc = dipc_sendh_close(self->h);
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not close the send handle");
+	self->is_open = 0;
+	Py_RETURN_NONE;
+}
+
+static PyObject *sendh_enter(SendHObject *self, PyObject *noarg)
+{
+	PyObject *r = sendh_open(self, noarg);
+	if (!r)
+		return NULL;
+	Py_DECREF(r);
+	Py_INCREF(self);
+	return (PyObject *)self;
+}
+
+static PyObject *sendh_exit(SendHObject *self, PyObject *args)
+{
+	(void)args;
+	if (self->h && self->is_open) {
+		dipc_sendh_close(self->h);
+		self->is_open = 0;
+	}
+	Py_RETURN_FALSE;
+}
+
+struct send_op {
+	dipc_sendh *h;
+	dipc_msg *msg, *dest;
+	int own;
+	const void *buf;
+	size_t len;
+};
+
+static int send_msg_once(void *arg, int64_t t)
+{
+	struct send_op *op = arg;
+	return dipc_sendh_send(op->h, op->msg, op->dest, op->own, t);
+}
+
+static int send_bytes_once(void *arg, int64_t t)
+{
+	struct send_op *op = arg;
+	return dipc_sendh_send_bytes(op->h, op->buf, op->len, t);
+}
+
+/* Send a copy of len bytes at buf, waiting as t says. */
+static int send_copy(SendHObject *self, const void *buf, size_t len, int64_t t)
+{
+	struct send_op op = { .h = self->h, .buf = buf, .len = len };
+	return dipy_wait(send_bytes_once, &op, t, DIPC_EFULL);
+}
+
+/* The payload of msg is to end up in dest's allocation, which travels,
+ * but that cannot be done without a copy (dest has live views, or lives
+ * in another pool): copy into dest, send a copy, and let dest's memory go
+ * as if it had travelled. */
+static int send_via_dest_copy(SendHObject *self, MessageObject *m, MessageObject *d, int64_t t)
+{
+	void *src, *dst;
+	size_t len, dlen, dcap, mcap;
+	int rc = message_size(m, &src, &len, &mcap);
+	if (rc == 0)
+		rc = message_size(d, &dst, &dlen, &dcap);
+	if (rc < 0)
+		return rc;
+	if (dcap < len)
+		return DIPC_EMSGSIZE;
+	if (len)
+		memmove(dst, src, len);
+	m->busy++;
+	d->busy++;
+	rc = send_copy(self, dst, len, t);
+	m->busy--;
+	d->busy--;
+	if (rc < 0)
+		return rc;
+	return dipy_message_drop_memory(d, 1);
+}
+
+static PyObject *sendh_send(SendHObject *self, PyObject *const *args, Py_ssize_t nargs,
+			    PyObject *kwnames)
+{
+	static const char *const kwlist[] = { "msg", "dest_msg", "ownership", "blocking", "timeout" };
+	PyObject *a[5] = { NULL, NULL, NULL, NULL, NULL };
+	if (dipy_parse("send", args, nargs, kwnames, kwlist, 5, 1, a) < 0)
+		return NULL;
+	if (sendh_ready(self) < 0)
+		return NULL;
+	MessageObject *m = dipy_message_arg(a[0], "msg");
+	if (!m)
+		return NULL;
+	MessageObject *d = NULL;
+	if (a[1] && a[1] != Py_None) {
+		d = dipy_message_arg(a[1], "dest_msg");
+		if (!d)
+			return NULL;
+		if (d == m)
+			return dipy_value_error(DIPY_CTX_SEND, "dest_msg must not be msg itself");
+		if (!dipy_message_has_mem(d))
+			return dipy_value_error(DIPY_CTX_SEND,
+						"dest_msg has no memory (make it with create_alloc)");
+	}
+	int own = DIPC_COPY_ON_SEND;
+	if (a[2]) {
+		long v = PyLong_AsLong(a[2]);
+		if (v == -1 && PyErr_Occurred())
+			return NULL;
+		if (v != DIPC_COPY_ON_SEND && v != DIPC_TRANSFER_ON_SEND)
+			return dipy_value_error(DIPY_CTX_SEND, "ownership must be an OwnershipOnSend, not %ld", v);
+		own = (int)v;
+	}
+	int64_t t;
+	if (dipy_handle_timeout(a[3], a[4], send_sentinel, self->def_timeout, &t) < 0)
+		return NULL;
+	if (own == DIPC_TRANSFER_ON_SEND && !d && !dipy_message_has_mem(m))
+		return dipy_value_error(DIPY_CTX_SEND, "an empty message has no memory to transfer");
+
+	int rc;
+	if (d || own == DIPC_TRANSFER_ON_SEND) {
+		MessageObject *traveller = d ? d : m;
+		rc = DIPC_EINVAL;
+		if (traveller->exports == 0) {
+			/* Zero copy: the allocation itself travels. */
+			struct send_op op = { .h = self->h, .msg = m->msg, .dest = d ? d->msg : NULL,
+					      .own = own };
+			m->busy++;
+			if (d)
+				d->busy++;
+			rc = dipy_wait(send_msg_once, &op, t, DIPC_EFULL);
+			m->busy--;
+			if (d)
+				d->busy--;
+			if (rc == 0)
+				dipy_message_emptied(traveller);
+		}
+		/* EINVAL here means the memory is not in the channel's pool (the
+		 * arguments were checked above); views also rule zero copy out. */
+		if (rc == DIPC_EINVAL) {
+			if (d) {
+				rc = send_via_dest_copy(self, m, d, t);
+			} else {
+				void *src;
+				size_t len, cap;
+				rc = message_size(m, &src, &len, &cap);
+				if (rc == 0) {
+					m->busy++;
+					rc = send_copy(self, src, len, t);
+					m->busy--;
+				}
+				if (rc == 0)
+					rc = dipy_message_drop_memory(m, 1);
+			}
+		}
+	} else {
+		void *src;
+		size_t len, cap;
+		rc = message_size(m, &src, &len, &cap);
+		if (rc == 0) {
+			m->busy++;
+			rc = send_copy(self, src, len, t);
+			m->busy--;
+		}
+	}
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_SEND, rc, "could not send the message");
+	Py_RETURN_NONE;
+}
+
+static PyObject *sendh_send_bytes(SendHObject *self, PyObject *const *args, Py_ssize_t nargs,
+				  PyObject *kwnames)
+{
+	static const char *const kwlist[] = { "msg_bytes", "msg_len", "blocking", "timeout", "dest_msg" };
+	PyObject *a[5] = { NULL, NULL, NULL, NULL, NULL };
+	if (dipy_parse("send_bytes", args, nargs, kwnames, kwlist, 5, 1, a) < 0)
+		return NULL;
+	if (sendh_ready(self) < 0)
+		return NULL;
+	Py_buffer buf;
+	if (PyObject_GetBuffer(a[0], &buf, PyBUF_SIMPLE) < 0)
+		return NULL;
+	PyObject *result = NULL;
+	size_t len = (size_t)buf.len;
+	if (a[1] && a[1] != Py_None) {
+		long long n = PyLong_AsLongLong(a[1]);
+		if (n == -1 && PyErr_Occurred())
+			goto out;
+		if (n > buf.len) {
+			dipy_value_error(DIPY_CTX_SEND, "msg_len %lld is larger than msg_bytes (%zd bytes)",
+					 n, buf.len);
+			goto out;
+		}
+		if (n > 0)
+			len = (size_t)n;
+	}
+	int64_t t;
+	if (dipy_handle_timeout(a[2], a[3], send_sentinel, self->def_timeout, &t) < 0)
+		goto out;
+	int rc;
+	if (a[4] && a[4] != Py_None) {
+		MessageObject *d = dipy_message_arg(a[4], "dest_msg");
+		if (!d)
+			goto out;
+		void *dst;
+		size_t dlen, dcap;
+		rc = message_size(d, &dst, &dlen, &dcap);
+		if (rc == 0 && !dipy_message_has_mem(d)) {
+			dipy_value_error(DIPY_CTX_SEND, "dest_msg has no memory (make it with create_alloc)");
+			goto out;
+		}
+		if (rc == 0 && dcap < len)
+			rc = DIPC_EMSGSIZE;
+		if (rc == 0) {
+			memcpy(dst, buf.buf, len);
+			d->busy++;
+			rc = send_copy(self, dst, len, t);
+			d->busy--;
+		}
+		if (rc == 0)
+			rc = dipy_message_drop_memory(d, 1);
+	} else {
+		rc = send_copy(self, buf.buf, len, t);
+	}
+	if (rc < 0) {
+		dipy_raise(DIPY_CTX_SEND, rc, "could not send the bytes");
+		goto out;
+	}
+	Py_INCREF(Py_None);
+	result = Py_None;
+out:
+	PyBuffer_Release(&buf);
+	return result;
+}
+
+static PyObject *sendh_get_open(SendHObject *self, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(self->is_open);
+}
+
+static PyObject *sendh_get_timeout(SendHObject *self, void *closure)
+{
+	(void)closure;
+	return timeout_to_py(self->def_timeout);
+}
+
+static PyObject *sendh_get_wait_mode(SendHObject *self, void *closure)
+{
+	(void)closure;
+	return PyLong_FromLong(self->wait_mode);
+}
+
+static PyMethodDef sendh_methods[] = {
+	{ "open", (PyCFunction)sendh_open, METH_NOARGS,
+	  "open()\n\nOpen the handle for sending.  Raises ChannelDestroyed if the channel is gone." },
+	{ "close", (PyCFunction)sendh_close, METH_NOARGS,
+	  "close()\n\nClose the handle; raises ChannelHandleNotOpenError if it is not open." },
+	{ "__enter__", (PyCFunction)sendh_enter, METH_NOARGS, "Open the handle and return it." },
+	{ "__exit__", (PyCFunction)sendh_exit, METH_VARARGS, "Close the handle if it is open." },
+	{ "send", (PyCFunction)(void (*)(void))sendh_send, METH_FASTCALL | METH_KEYWORDS,
+	  "send(msg, dest_msg=None, ownership=copy_on_send, blocking=True,\n"
+	  "     timeout=USE_CHANNEL_SENDH_DEFAULT)\n\n"
+	  "Send msg's payload.  copy_on_send copies it and leaves msg as it was;\n"
+	  "transfer_ownership_on_send hands msg's allocation over without a copy\n"
+	  "and leaves msg empty.  With dest_msg, the payload is copied into\n"
+	  "dest_msg's allocation, which travels (dest_msg is left empty).\n\n"
+	  "Timeouts: the default uses the handle's (block forever unless set when\n"
+	  "the handle was made); None blocks forever; 0 or blocking=False tries\n"
+	  "once; a positive number waits at most that many seconds; a negative one\n"
+	  "raises ValueError.\n\n"
+	  "Raises ChannelFull (tried once), ChannelSendTimeout, ChannelDestroyed,\n"
+	  "ChannelHandleNotOpenError, ChannelValueError or ChannelSendError." },
+	{ "send_bytes", (PyCFunction)(void (*)(void))sendh_send_bytes, METH_FASTCALL | METH_KEYWORDS,
+	  "send_bytes(msg_bytes, msg_len=0, blocking=True,\n"
+	  "           timeout=USE_CHANNEL_SENDH_DEFAULT, dest_msg=None)\n\n"
+	  "Send a copy of the first msg_len bytes of any bytes-like object (all of\n"
+	  "it when msg_len is 0).  Timeouts and errors as for send()." },
+	{ NULL, NULL, 0, NULL },
+};
+
+static PyGetSetDef sendh_getset[] = {
+	{ "is_open", (getter)sendh_get_open, NULL, "True while the handle is open.", NULL },
+	{ "default_timeout", (getter)sendh_get_timeout, NULL,
+	  "The handle's default timeout in seconds (None: block forever).", NULL },
+	{ "wait_mode", (getter)sendh_get_wait_mode, NULL, "How the handle waits (a WaitMode).", NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+PyTypeObject Dipy_SendHType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "dragonipc.channels.ChannelSendH",
+	.tp_basicsize = sizeof(SendHObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "ChannelSendH(ch, return_mode=None, wait_mode=ADAPTIVE_WAIT, timeout=None)\n\n"
+		  "A handle for sending into a channel; Channel.sendh() makes one.  It is\n"
+		  "returned unopened: call open() or use it in a with statement.\n"
+		  "wait_mode says how blocked sends wait; timeout is the default timeout\n"
+		  "in seconds (None: block forever).  return_mode is accepted for\n"
+		  "compatibility and ignored.",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)sendh_init,
+	.tp_dealloc = (destructor)sendh_dealloc,
+	.tp_methods = sendh_methods,
+	.tp_getset = sendh_getset,
+	.tp_weaklistoffset = offsetof(SendHObject, weakreflist),
+};
+
+/* ---- the receive handle ---------------------------------------------------------- */
+
+static int recvh_init(RecvHObject *self, PyObject *args, PyObject *kw)
+{
+	static const char *kwlist[] = { "ch", "notification_type", "signal", "wait_mode", "timeout", NULL };
+	PyObject *ch_obj, *notif = NULL, *sig = NULL, *wait = NULL, *timeout = NULL;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOOO:ChannelRecvH", (char **)kwlist, &ch_obj, &notif,
+					 &sig, &wait, &timeout))
+		return -1;
+	if (self->h) {
+		dipy_value_error(DIPY_CTX_CHANNEL, "the handle is already initialised");
+		return -1;
+	}
+	ChannelObject *ch = dipy_channel_arg(ch_obj);
+	if (!ch)
+		return -1;
+	struct dipc_handle_attr attr;
+	dipc_handle_attr_init(&attr);
+	if (parse_handle_args(wait, timeout, &self->wait_mode, &self->def_timeout) < 0)
+		return -1;
+	attr.wait_mode = self->wait_mode;
+	attr.default_timeout = self->def_timeout;
+	int rc = dipc_recvh_create(ch->ch, &attr, &self->h);
+	if (rc < 0) {
+		dipy_raise(DIPY_CTX_CHANNEL, rc, "could not create the receive handle");
+		return -1;
+	}
+	dipy_channel_hold(ch);
+	self->ch = ch;
+	return 0;
+}
+
+static void recvh_dealloc(RecvHObject *self)
+{
+	if (self->weakreflist)
+		PyObject_ClearWeakRefs((PyObject *)self);
+	if (self->h)
+		dipc_recvh_destroy(self->h);
+	if (self->ch)
+		dipy_channel_release(self->ch);
+	PyMem_Free(self->scratch);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int recvh_ready(RecvHObject *self)
+{
+	if (!self->h) {
+		dipy_value_error(DIPY_CTX_CHANNEL, "the receive handle was not initialised");
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *recvh_open(RecvHObject *self, PyObject *noarg)
+{
+	(void)noarg;
+	if (recvh_ready(self) < 0)
+		return NULL;
+	int rc = dipc_recvh_open(self->h);
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not open the receive handle");
+	self->is_open = 1;
+	Py_RETURN_NONE;
+}
+
+static PyObject *recvh_close(RecvHObject *self, PyObject *noarg)
+{
+	(void)noarg;
+	if (recvh_ready(self) < 0)
+		return NULL;
+	int rc = dipc_recvh_close(self->h);
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not close the receive handle");
+	self->is_open = 0;
+	Py_RETURN_NONE;
+}
+
+static PyObject *recvh_enter(RecvHObject *self, PyObject *noarg)
+{
+	PyObject *r = recvh_open(self, noarg);
+	if (!r)
+		return NULL;
+	Py_DECREF(r);
+	Py_INCREF(self);
+	return (PyObject *)self;
+}
+
+static PyObject *recvh_exit(RecvHObject *self, PyObject *args)
+{
+	(void)args;
+	if (self->h && self->is_open) {
+		dipc_recvh_close(self->h);
+		self->is_open = 0;
+	}
+	Py_RETURN_FALSE;
+}
+
+struct recv_op {
+	dipc_recvh *h;
+	dipc_msg *msg;
+	void *buf;
+	size_t cap, len;
+};
+
+static int recv_msg_once(void *arg, int64_t t)
+{
+	struct recv_op *op = arg;
+	return dipc_recvh_recv(op->h, op->msg, t);
+}
+
+static int recv_bytes_once(void *arg, int64_t t)
+{
+	struct recv_op *op = arg;
+	return dipc_recvh_recv_bytes(op->h, op->buf, op->cap, &op->len, t);
+}
+
+static PyObject *recvh_recv(RecvHObject *self, PyObject *const *args, Py_ssize_t nargs,
+			    PyObject *kwnames)
+{
+	static const char *const kwlist[] = { "dest_msg", "blocking", "timeout" };
+	PyObject *a[3] = { NULL, NULL, NULL };
+	if (dipy_parse("recv", args, nargs, kwnames, kwlist, 3, 0, a) < 0)
+		return NULL;
+	if (recvh_ready(self) < 0)
+		return NULL;
+	int64_t t;
+	if (dipy_handle_timeout(a[1], a[2], recv_sentinel, self->def_timeout, &t) < 0)
+		return NULL;
+	struct recv_op op = { .h = self->h };
+	int rc;
+	if (!a[0] || a[0] == Py_None) {
+		rc = dipc_msg_create_empty(&op.msg);
+		if (rc == 0)
+			rc = dipy_wait(recv_msg_once, &op, t, DIPC_EEMPTY);
+		if (rc < 0) {
+			if (op.msg)
+				dipc_msg_destroy(op.msg, 1);
+			return dipy_raise(DIPY_CTX_RECV, rc, "could not receive a message");
+		}
+		return dipy_message_new(op.msg, self->ch->pool);
+	}
+	MessageObject *d = dipy_message_arg(a[0], "dest_msg");
+	if (!d)
+		return NULL;
+	int had_mem = dipy_message_has_mem(d);
+	op.msg = d->msg;
+	d->busy++;
+	rc = dipy_wait(recv_msg_once, &op, t, DIPC_EEMPTY);
+	d->busy--;
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_RECV, rc, "could not receive a message");
+	if (!had_mem)
+		dipy_message_filled(d, self->ch->pool);
+	Py_INCREF(d);
+	return (PyObject *)d;
+}
+
+static PyObject *recvh_recv_bytes(RecvHObject *self, PyObject *const *args, Py_ssize_t nargs,
+				  PyObject *kwnames)
+{
+	static const char *const kwlist[] = { "blocking", "timeout" };
+	PyObject *a[2] = { NULL, NULL };
+	if (dipy_parse("recv_bytes", args, nargs, kwnames, kwlist, 2, 0, a) < 0)
+		return NULL;
+	if (recvh_ready(self) < 0)
+		return NULL;
+	int64_t t;
+	if (dipy_handle_timeout(a[0], a[1], recv_sentinel, self->def_timeout, &t) < 0)
+		return NULL;
+	size_t block = self->ch->block_size > 0 ? (size_t)self->ch->block_size : 1024;
+	char *buf;
+	int mine = 0;
+	if (!self->scratch_busy) {
+		if (!self->scratch) {
+			self->scratch = PyMem_Malloc(block);
+			if (!self->scratch)
+				return PyErr_NoMemory();
+			self->scratch_cap = block;
+		}
+		buf = self->scratch;
+		self->scratch_busy = 1;
+	} else {
+		/* Another thread of ours is receiving into the scratch buffer. */
+		buf = PyMem_Malloc(block);
+		if (!buf)
+			return PyErr_NoMemory();
+		mine = 1;
+	}
+	struct recv_op op = { .h = self->h, .buf = buf, .cap = block };
+	int64_t start = dipy_now_ns();
+	PyObject *big = NULL, *result = NULL;
+	int rc = dipy_wait(recv_bytes_once, &op, t, DIPC_EEMPTY);
+	while (rc == DIPC_EMSGSIZE) {
+		/* Larger than a block: it is still in the channel.  Receive it
+		 * straight into a bytes object of its size. */
+		Py_ssize_t need = (Py_ssize_t)op.len;
+		if (!big)
+			big = PyBytes_FromStringAndSize(NULL, need);
+		else if (_PyBytes_Resize(&big, need) < 0)
+			big = NULL;
+		if (!big)
+			goto out;
+		op.buf = PyBytes_AS_STRING(big);
+		op.cap = (size_t)need;
+		rc = dipy_wait(recv_bytes_once, &op, time_left(t, start), DIPC_EEMPTY);
+	}
+	if (rc < 0) {
+		dipy_raise(DIPY_CTX_RECV, rc, "could not receive");
+		goto out;
+	}
+	if (big) {
+		if (op.len != op.cap && _PyBytes_Resize(&big, (Py_ssize_t)op.len) < 0) {
+			big = NULL;
+			goto out;
+		}
+		result = big;
+		big = NULL;
+	} else {
+		result = PyBytes_FromStringAndSize(buf, (Py_ssize_t)op.len);
+	}
+out:
+	Py_XDECREF(big);
+	if (mine)
+		PyMem_Free(buf);
+	else
+		self->scratch_busy = 0;
+	return result;
+}
+
+static PyObject *recvh_get_open(RecvHObject *self, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(self->is_open);
+}
+
+static PyObject *recvh_get_timeout(RecvHObject *self, void *closure)
+{
+	(void)closure;
+	return timeout_to_py(self->def_timeout);
+}
+
+static PyObject *recvh_get_wait_mode(RecvHObject *self, void *closure)
+{
+	(void)closure;
+	return PyLong_FromLong(self->wait_mode);
+}
+
+static PyMethodDef recvh_methods[] = {
+	{ "open", (PyCFunction)recvh_open, METH_NOARGS,
+	  "open()\n\nOpen the handle for receiving.  Raises ChannelDestroyed if the channel is gone." },
+	{ "close", (PyCFunction)recvh_close, METH_NOARGS,
+	  "close()\n\nClose the handle; raises ChannelHandleNotOpenError if it is not open." },
+	{ "__enter__", (PyCFunction)recvh_enter, METH_NOARGS, "Open the handle and return it." },
+	{ "__exit__", (PyCFunction)recvh_exit, METH_VARARGS, "Close the handle if it is open." },
+	{ "recv", (PyCFunction)(void (*)(void))recvh_recv, METH_FASTCALL | METH_KEYWORDS,
+	  "recv(dest_msg=None, blocking=True, timeout=USE_CHANNEL_RECVH_DEFAULT) -> Message\n\n"
+	  "Receive the next message.  Without dest_msg a new Message holding the\n"
+	  "payload is returned (large payloads arrive without a copy).  An empty\n"
+	  "dest_msg takes the payload's memory; one with memory gets the payload\n"
+	  "copied in (ChannelRecvError, message left in the channel, if it does\n"
+	  "not fit).  dest_msg is returned.  Timeouts as for ChannelSendH.send().\n\n"
+	  "Raises ChannelEmpty (tried once), ChannelRecvTimeout, ChannelDestroyed,\n"
+	  "ChannelHandleNotOpenError or ChannelRecvError." },
+	{ "recv_bytes", (PyCFunction)(void (*)(void))recvh_recv_bytes, METH_FASTCALL | METH_KEYWORDS,
+	  "recv_bytes(blocking=True, timeout=USE_CHANNEL_RECVH_DEFAULT) -> bytes\n\n"
+	  "Receive the next payload as a bytes object.  Timeouts and errors as for\n"
+	  "recv()." },
+	{ NULL, NULL, 0, NULL },
+};
+
+static PyGetSetDef recvh_getset[] = {
+	{ "is_open", (getter)recvh_get_open, NULL, "True while the handle is open.", NULL },
+	{ "default_timeout", (getter)recvh_get_timeout, NULL,
+	  "The handle's default timeout in seconds (None: block forever).", NULL },
+	{ "wait_mode", (getter)recvh_get_wait_mode, NULL, "How the handle waits (a WaitMode).", NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+PyTypeObject Dipy_RecvHType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "dragonipc.channels.ChannelRecvH",
+	.tp_basicsize = sizeof(RecvHObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "ChannelRecvH(ch, notification_type=None, signal=None, wait_mode=ADAPTIVE_WAIT,\n"
+		  "            timeout=None)\n\n"
+		  "A handle for receiving from a channel; Channel.recvh() makes one.  It is\n"
+		  "returned unopened: call open() or use it in a with statement.\n"
+		  "wait_mode says how blocked receives wait; timeout is the default\n"
+		  "timeout in seconds (None: block forever).  notification_type and signal\n"
+		  "are accepted for compatibility and ignored.",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)recvh_init,
+	.tp_dealloc = (destructor)recvh_dealloc,
+	.tp_methods = recvh_methods,
+	.tp_getset = recvh_getset,
+	.tp_weaklistoffset = offsetof(RecvHObject, weakreflist),
+};
+
+int dipy_handles_init(PyObject *module)
+{
+	(void)module;
+	send_sentinel = PyUnicode_InternFromString("USE_CHANNEL_SENDH_DEFAULT");
+	recv_sentinel = PyUnicode_InternFromString("USE_CHANNEL_RECVH_DEFAULT");
+	if (!send_sentinel || !recv_sentinel)
+		return -1;
+	struct { PyTypeObject *t; const char *k; PyObject *v; } attrs[] = {
+		{ &Dipy_SendHType, "USE_CHANNEL_SENDH_DEFAULT", send_sentinel },
+		{ &Dipy_RecvHType, "USE_CHANNEL_RECVH_DEFAULT", recv_sentinel },
+	};
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		if (PyDict_SetItemString(attrs[i].t->tp_dict, attrs[i].k, attrs[i].v) < 0)
+			return -1;
+	PyObject *copy = PyLong_FromLong(DIPC_COPY_ON_SEND);
+	PyObject *xfer = PyLong_FromLong(DIPC_TRANSFER_ON_SEND);
+	int rc = -1;
+	if (copy && xfer &&
+	    PyDict_SetItemString(Dipy_SendHType.tp_dict, "copy_on_send", copy) == 0 &&
+	    PyDict_SetItemString(Dipy_SendHType.tp_dict, "transfer_ownership_on_send", xfer) == 0)
+		rc = 0;
+	Py_XDECREF(copy);
+	Py_XDECREF(xfer);
+	PyType_Modified(&Dipy_SendHType);
+	PyType_Modified(&Dipy_RecvHType);
+	return rc;
+}

@@ -1,0 +1,431 @@
+/*
+ * message.c - dragonipc.channels.Message: a payload in pool memory.
+ *
+ * bytes_memview() hands out memoryviews straight onto the pool memory (no
+ * copy).  A view must never point at memory that was freed or handed to
+ * another process, so while views exist the allocation is kept: destroy()
+ * or a send that would move the allocation away detaches it from the
+ * message into an "orphan" that is freed when the last view is released.
+ * The message itself is unusable (destroyed) or empty (sent) at once, as
+ * the API says; only the views keep the bytes.
+ */
+#include "dipcpy.h"
+
+#include <stdlib.h>
+
+struct dipy_orphan {
+	dipc_mem *mem;
+	PoolObject *pool;
+	int free_mem;
+	struct dipy_orphan *next;
+};
+
+static void free_orphans(MessageObject *m)
+{
+	struct dipy_orphan *o = m->orphans;
+	m->orphans = NULL;
+	while (o) {
+		struct dipy_orphan *next = o->next;
+		if (o->free_mem && m->owner == dipy_pid())
+			dipc_mem_free(o->mem);
+		else
+			dipc_mem_detach(o->mem);
+		dipy_pool_release(o->pool);
+		free(o);
+		o = next;
+	}
+}
+
+int dipy_message_has_mem(MessageObject *m)
+{
+	dipc_mem *mem;
+	return m->msg && dipc_msg_mem(m->msg, &mem) == 0;
+}
+
+/* Move msg's allocation into an orphan kept for the live views. */
+static int orphan_memory(MessageObject *m, int free_mem)
+{
+	dipc_mem *mem, *clone;
+	size_t size;
+	int rc = dipc_msg_mem(m->msg, &mem);
+	if (rc == 0)
+		rc = dipc_mem_get(mem, NULL, &size);
+	if (rc == 0)
+		rc = dipc_mem_clone(mem, 0, size, &clone);
+	if (rc < 0)
+		return rc;
+	struct dipy_orphan *o = malloc(sizeof(*o));
+	if (!o) {
+		dipc_mem_detach(clone);
+		return DIPC_ENOMEM;
+	}
+	o->mem = clone;
+	o->pool = m->pool;      /* the hold moves to the orphan */
+	o->free_mem = free_mem;
+	o->next = m->orphans;
+	m->orphans = o;
+	m->pool = NULL;
+	dipc_msg_destroy(m->msg, 0);
+	m->msg = NULL;
+	return 0;
+}
+
+/* Give up msg and its memory (freeing it, or keeping it for views). */
+static int message_release(MessageObject *m, int free_mem)
+{
+	if (!m->msg)
+		return 0;
+	if (m->exports > 0 && m->pool && dipy_message_has_mem(m))
+		return orphan_memory(m, free_mem);
+	int rc = dipc_msg_destroy(m->msg, free_mem);
+	m->msg = NULL;
+	if (m->pool) {
+		PoolObject *p = m->pool;
+		m->pool = NULL;
+		dipy_pool_release(p);
+	}
+	return rc;
+}
+
+int dipy_message_drop_memory(MessageObject *m, int free_mem)
+{
+	if (!dipy_message_has_mem(m))
+		return 0;
+	dipc_msg *empty;
+	int rc = dipc_msg_create_empty(&empty);
+	if (rc < 0)
+		return rc;
+	rc = message_release(m, free_mem);
+	m->msg = empty;
+	return rc;
+}
+
+void dipy_message_emptied(MessageObject *m)
+{
+	if (m->pool) {
+		PoolObject *p = m->pool;
+		m->pool = NULL;
+		dipy_pool_release(p);
+	}
+}
+
+void dipy_message_filled(MessageObject *m, PoolObject *pool)
+{
+	if (m->pool)
+		dipy_message_emptied(m);
+	dipy_pool_hold(pool);
+	m->pool = pool;
+	m->owner = dipy_pid();
+}
+
+PyObject *dipy_message_new(dipc_msg *msg, PoolObject *pool)
+{
+	MessageObject *m = PyObject_New(MessageObject, &Dipy_MessageType);
+	if (!m) {
+		dipc_msg_destroy(msg, 1);
+		return NULL;
+	}
+	m->msg = msg;
+	m->pool = NULL;
+	m->exports = 0;
+	m->orphans = NULL;
+	m->busy = 0;
+	m->owner = dipy_pid();
+	m->weakreflist = NULL;
+	if (pool && dipy_message_has_mem(m)) {
+		dipy_pool_hold(pool);
+		m->pool = pool;
+	}
+	return (PyObject *)m;
+}
+
+MessageObject *dipy_message_arg(PyObject *obj, const char *what)
+{
+	if (!PyObject_TypeCheck(obj, &Dipy_MessageType)) {
+		PyErr_Format(PyExc_TypeError, "%s must be a Message, not %.100s", what,
+			     Py_TYPE(obj)->tp_name);
+		return NULL;
+	}
+	MessageObject *m = (MessageObject *)obj;
+	if (!m->msg) {
+		dipy_value_error(DIPY_CTX_CHANNEL, "%s was destroyed", what);
+		return NULL;
+	}
+	if (m->busy) {
+		dipy_value_error(DIPY_CTX_CHANNEL,
+				 "%s is in use by a send or receive in another thread", what);
+		return NULL;
+	}
+	return m;
+}
+
+static void msg_dealloc(MessageObject *self)
+{
+	if (self->weakreflist)
+		PyObject_ClearWeakRefs((PyObject *)self);
+	/* A message nobody destroyed gives its allocation back; a copy
+	 * inherited through fork() only lets go of its handle, since the
+	 * allocation is the parent's. */
+	message_release(self, self->owner == dipy_pid());
+	free_orphans(self);
+	PyObject_Free(self);
+}
+
+/* ---- construction ---------------------------------------------------------- */
+
+static PyObject *msg_create_empty(PyObject *cls, PyObject *noarg)
+{
+	(void)cls;
+	(void)noarg;
+	dipc_msg *msg;
+	int rc = dipc_msg_create_empty(&msg);
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not create an empty message");
+	return dipy_message_new(msg, NULL);
+}
+
+struct alloc_op {
+	dipc_pool *pool;
+	size_t size;
+	dipc_mem *mem;
+};
+
+static int alloc_once(void *arg, int64_t t)
+{
+	struct alloc_op *op = arg;
+	return dipc_pool_alloc_wait(op->pool, op->size, t, &op->mem);
+}
+
+static PyObject *default_pool(void)
+{
+	PyObject *mm = PyImport_ImportModule("dragonipc.managed_memory");
+	if (!mm)
+		return NULL;
+	PyObject *pool = PyObject_CallMethod(mm, "default_pool", NULL);
+	Py_DECREF(mm);
+	return pool;
+}
+
+static PyObject *msg_create_alloc(PyObject *cls, PyObject *const *args, Py_ssize_t nargs,
+				  PyObject *kwnames)
+{
+	(void)cls;
+	static const char *const kwlist[] = { "mpool", "nbytes", "hints", "clientid", "timeout" };
+	PyObject *a[5] = { NULL, NULL, NULL, NULL, NULL };
+	if (dipy_parse("create_alloc", args, nargs, kwnames, kwlist, 5, 1, a) < 0)
+		return NULL;
+	PyObject *pool_obj = a[0], *size_obj = a[1];
+	PyObject *owned_pool = NULL;
+	/* create_alloc(n_bytes) allocates from the default pool. */
+	if (!size_obj && PyLong_Check(pool_obj)) {
+		size_obj = pool_obj;
+		pool_obj = owned_pool = default_pool();
+		if (!pool_obj)
+			return NULL;
+	}
+	if (!size_obj) {
+		PyErr_SetString(PyExc_TypeError, "create_alloc() missing required argument 'nbytes'");
+		return NULL;
+	}
+	PyObject *result = NULL;
+	PoolObject *pool = dipy_pool_arg(pool_obj, "mpool");
+	if (!pool)
+		goto out;
+	long long n = PyLong_AsLongLong(size_obj);
+	if (n == -1 && PyErr_Occurred())
+		goto out;
+	if (n < 1) {
+		dipy_value_error(DIPY_CTX_CHANNEL, "nbytes must be at least 1, not %lld", n);
+		goto out;
+	}
+	int64_t t = DIPC_TRY_ONCE;
+	if (a[4] && dipy_timeout_from_py(a[4], &t) < 0)
+		goto out;
+	struct alloc_op op = { pool->pool, (size_t)n, NULL };
+	dipy_pool_hold(pool);
+	int rc = dipy_wait(alloc_once, &op, t, DIPC_ENOSPC);
+	if (rc < 0) {
+		dipy_pool_release(pool);
+		dipy_raise(DIPY_CTX_MSG_ALLOC, rc, "could not allocate the message from the pool");
+		goto out;
+	}
+	dipc_msg *msg;
+	rc = dipc_msg_create_from_mem(op.mem, &msg);
+	if (rc < 0) {
+		dipc_mem_free(op.mem);
+		dipy_pool_release(pool);
+		dipy_raise(DIPY_CTX_MSG_ALLOC, rc, "could not create the message");
+		goto out;
+	}
+	result = dipy_message_new(msg, pool);
+	dipy_pool_release(pool);
+out:
+	Py_XDECREF(owned_pool);
+	return result;
+}
+
+/* ---- use ------------------------------------------------------------------ */
+
+static PyObject *msg_destroy(MessageObject *self, PyObject *args, PyObject *kw)
+{
+	static const char *kwlist[] = { "free_mem", NULL };
+	int free_mem = 1;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|p:destroy", (char **)kwlist, &free_mem))
+		return NULL;
+	if (!dipy_message_arg((PyObject *)self, "the message"))
+		return NULL;
+	int rc = message_release(self, free_mem);
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not destroy the message");
+	Py_RETURN_NONE;
+}
+
+static int msg_payload(MessageObject *self, void **ptr, size_t *size)
+{
+	if (!self->msg) {
+		dipy_value_error(DIPY_CTX_CHANNEL, "the message was destroyed");
+		return -1;
+	}
+	if (!dipy_message_has_mem(self)) {
+		dipy_value_error(DIPY_CTX_CHANNEL, "the message has no memory (it is empty)");
+		return -1;
+	}
+	int rc = dipc_msg_get(self->msg, ptr, size);
+	if (rc < 0) {
+		dipy_raise(DIPY_CTX_CHANNEL, rc, "could not reach the message's payload");
+		return -1;
+	}
+	return 0;
+}
+
+static int msg_getbuffer(MessageObject *self, Py_buffer *view, int flags)
+{
+	void *ptr;
+	size_t size;
+	view->obj = NULL;
+	if (self->busy) {
+		/* The allocation may be on its way to another process. */
+		PyErr_SetString(PyExc_BufferError,
+				"the message is in use by a send or receive in another thread");
+		return -1;
+	}
+	if (msg_payload(self, &ptr, &size) < 0)
+		return -1;
+	if (PyBuffer_FillInfo(view, (PyObject *)self, ptr, (Py_ssize_t)size, 0, flags) < 0)
+		return -1;
+	self->exports++;
+	return 0;
+}
+
+static void msg_releasebuffer(MessageObject *self, Py_buffer *view)
+{
+	(void)view;
+	if (--self->exports == 0)
+		free_orphans(self);
+}
+
+static PyBufferProcs msg_as_buffer = {
+	.bf_getbuffer = (getbufferproc)msg_getbuffer,
+	.bf_releasebuffer = (releasebufferproc)msg_releasebuffer,
+};
+
+static PyObject *msg_bytes_memview(MessageObject *self, PyObject *noarg)
+{
+	(void)noarg;
+	return PyMemoryView_FromObject((PyObject *)self);
+}
+
+static PyObject *msg_tobytes(MessageObject *self, PyObject *noarg)
+{
+	(void)noarg;
+	void *ptr;
+	size_t size;
+	if (msg_payload(self, &ptr, &size) < 0)
+		return NULL;
+	return PyBytes_FromStringAndSize(ptr, (Py_ssize_t)size);
+}
+
+static PyObject *msg_get_size(MessageObject *self, void *closure)
+{
+	(void)closure;
+	size_t size = 0;
+	if (self->msg)
+		dipc_msg_get(self->msg, NULL, &size);
+	return PyLong_FromSize_t(size);
+}
+
+static PyObject *msg_get_empty(MessageObject *self, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(!dipy_message_has_mem(self));
+}
+
+static PyObject *msg_get_destroyed(MessageObject *self, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(self->msg == NULL);
+}
+
+static PyObject *msg_repr(MessageObject *self)
+{
+	if (!self->msg)
+		return PyUnicode_FromString("<Message destroyed>");
+	if (!dipy_message_has_mem(self))
+		return PyUnicode_FromString("<Message empty>");
+	size_t size = 0;
+	dipc_msg_get(self->msg, NULL, &size);
+	return PyUnicode_FromFormat("<Message %zu bytes>", size);
+}
+
+static PyMethodDef msg_methods[] = {
+	{ "create_empty", (PyCFunction)msg_create_empty, METH_NOARGS | METH_STATIC,
+	  "create_empty() -> Message\n\n"
+	  "A message with no memory behind it, to receive into (it then takes the\n"
+	  "payload's allocation)." },
+	{ "create_alloc", (PyCFunction)(void (*)(void))msg_create_alloc,
+	  METH_FASTCALL | METH_KEYWORDS | METH_STATIC,
+	  "create_alloc(mpool, nbytes, hints=0, clientid=0, timeout=0) -> Message\n"
+	  "create_alloc(nbytes) -> Message\n\n"
+	  "A message backed by a new nbytes allocation from mpool, or from\n"
+	  "dragonipc.managed_memory.default_pool() when only nbytes is given.\n"
+	  "timeout (seconds, None: forever) waits for room; by default a full pool\n"
+	  "raises MessageAllocationError at once.  hints and clientid are accepted\n"
+	  "for compatibility and ignored." },
+	{ "destroy", (PyCFunction)(void (*)(void))msg_destroy, METH_VARARGS | METH_KEYWORDS,
+	  "destroy(free_mem=True)\n\n"
+	  "Destroy the message; with free_mem, return its allocation to the pool.\n"
+	  "Views from bytes_memview() stay valid: the allocation is kept until the\n"
+	  "last of them is released." },
+	{ "bytes_memview", (PyCFunction)msg_bytes_memview, METH_NOARGS,
+	  "bytes_memview() -> memoryview\n\n"
+	  "A writable view of the payload, without copying.  The view keeps the\n"
+	  "memory alive: it stays valid after destroy() or a send that moves the\n"
+	  "allocation away (the allocation is then freed when the view goes)." },
+	{ "tobytes", (PyCFunction)msg_tobytes, METH_NOARGS,
+	  "tobytes() -> bytes\n\nA copy of the payload." },
+	{ NULL, NULL, 0, NULL },
+};
+
+static PyGetSetDef msg_getset[] = {
+	{ "size", (getter)msg_get_size, NULL, "Payload bytes (0 when empty or destroyed).", NULL },
+	{ "is_empty", (getter)msg_get_empty, NULL, "True when no memory backs the message.", NULL },
+	{ "is_destroyed", (getter)msg_get_destroyed, NULL, "True after destroy().", NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+PyTypeObject Dipy_MessageType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "dragonipc.channels.Message",
+	.tp_basicsize = sizeof(MessageObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "A message: a payload in pool memory, sent and received through channels.\n\n"
+		  "Make one with Message.create_empty() or Message.create_alloc(); a\n"
+		  "message you create or receive is yours to destroy() (a message that is\n"
+		  "garbage collected first returns its allocation to the pool).",
+	.tp_dealloc = (destructor)msg_dealloc,
+	.tp_repr = (reprfunc)msg_repr,
+	.tp_as_buffer = &msg_as_buffer,
+	.tp_methods = msg_methods,
+	.tp_getset = msg_getset,
+	.tp_weaklistoffset = offsetof(MessageObject, weakreflist),
+};

@@ -1,0 +1,197 @@
+"""The exceptions of dragonipc, in one place.
+
+They are re-exported by dragonipc.channels, dragonipc.managed_memory and
+dragonipc.smipc under the names Dragon and smipc use, with the same
+hierarchy (the full, empty and timeout errors are also TimeoutError, as in
+Dragon).  Each carries ``lib_err``, the library's negative DIPC_E* code, or
+None when the error was found before the library was called.
+"""
+
+__all__ = [
+    "DragonIPCError",
+    "ChannelError", "ChannelValueError", "ChannelHandleNotOpenError",
+    "ChannelDestroyed", "ChannelExistsError", "ChannelTimeout",
+    "ChannelSendError", "ChannelSendTimeout", "ChannelFull",
+    "ChannelRecvError", "ChannelRecvTimeout", "ChannelEmpty",
+    "DragonMemoryError", "DragonPoolError", "DragonPoolValueError",
+    "DragonPoolCreateFail", "DragonPoolAttachFail", "DragonPoolDetachFail",
+    "DragonPoolAllocationNotAvailable",
+    "MessageAllocationError",
+    "SmipcError", "ParameterTypeError", "OppositeEndClosedError",
+    "OperationFailedError", "SmipcTimeout",
+]
+
+
+class DragonIPCError(Exception):
+    """Root of every dragonipc exception.
+
+    Accepts ``(msg)``, ``(msg, lib_err)`` or, as Dragon's memory errors
+    do, ``(lib_err, msg)``.  ``lib_err`` is a negative DIPC_E* code or None;
+    ``lib_err_str`` describes it.
+    """
+
+    _default = "dragonipc error"
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        msg, code = self._default, None
+        if len(args) >= 2 and isinstance(args[0], int) and not isinstance(args[1], int):
+            code, msg = args[0], args[1]
+        elif args:
+            msg = args[0]
+            if len(args) >= 2:
+                code = args[1]
+        self.msg = str(msg)
+        self.lib_err = code
+
+    @property
+    def lib_err_str(self):
+        """The library's description of lib_err (None without one)."""
+        if self.lib_err is None:
+            return None
+        from . import _dragonipc
+        return _dragonipc.strerror(self.lib_err)
+
+    def __str__(self):
+        if self.lib_err is None:
+            return self.msg
+        from . import _dragonipc
+        return "%s: %s (%s)" % (self.msg, _dragonipc.strerror(self.lib_err),
+                                _dragonipc.errname(self.lib_err))
+
+    def __repr__(self):
+        return "%s(%r, %r)" % (type(self).__name__, self.msg, self.lib_err)
+
+
+# ---- channels (names and hierarchy of dragon.channels) ---------------------
+
+class ChannelError(DragonIPCError):
+    """A channel operation failed."""
+
+
+class ChannelValueError(ChannelError, ValueError):
+    """An argument was not acceptable (a wrong size, a destroyed message, ...)."""
+
+
+class ChannelHandleNotOpenError(ChannelError):
+    """The send or receive handle is not open."""
+
+
+class ChannelDestroyed(ChannelError, EOFError):
+    """The channel was destroyed."""
+
+
+class ChannelExistsError(ChannelError):
+    """The pool already has a channel with this id."""
+
+
+class ChannelTimeout(ChannelError, TimeoutError):
+    """A channel wait expired; base of ChannelSendTimeout and ChannelRecvTimeout."""
+
+
+class ChannelSendError(ChannelError):
+    """A send failed."""
+
+
+class ChannelSendTimeout(ChannelSendError, ChannelTimeout):
+    """A blocking send timed out."""
+
+
+class ChannelFull(ChannelSendError, TimeoutError):
+    """A send that tries once found the channel full."""
+
+
+class ChannelRecvError(ChannelError):
+    """A receive failed."""
+
+
+class ChannelRecvTimeout(ChannelRecvError, ChannelTimeout):
+    """A blocking receive timed out."""
+
+
+class ChannelEmpty(ChannelRecvError, TimeoutError):
+    """A receive that tries once found the channel empty."""
+
+
+# ---- memory pools (names of dragon.managed_memory) ------------------------
+
+class DragonMemoryError(DragonIPCError):
+    """A memory pool or allocation operation failed."""
+
+
+class DragonPoolError(DragonMemoryError):
+    """A pool operation failed."""
+
+
+class DragonPoolValueError(DragonPoolError, ValueError):
+    """A pool argument was not acceptable, or the pool object is detached."""
+
+
+class DragonPoolCreateFail(DragonPoolError):
+    """The pool could not be created (the name is taken, no memory, ...)."""
+
+
+class DragonPoolAttachFail(DragonPoolError):
+    """The pool could not be attached (destroyed, corrupt descriptor, ...)."""
+
+
+class DragonPoolDetachFail(DragonPoolError):
+    """The pool could not be detached."""
+
+
+class DragonPoolAllocationNotAvailable(DragonPoolError):
+    """The pool has no room for the allocation (the pool is full)."""
+
+
+class MessageAllocationError(ChannelError, DragonPoolAllocationNotAvailable):
+    """Message.create_alloc found no room in the pool.
+
+    Both a ChannelError (as Dragon's create_alloc raises) and a
+    DragonPoolAllocationNotAvailable.
+    """
+
+
+# ---- byte streams (names of smipc) ----------------------------------------
+
+class SmipcError(DragonIPCError):
+    """A stream operation failed."""
+
+
+class ParameterTypeError(SmipcError, TypeError, ValueError):
+    """An argument had the wrong type or value (both a TypeError and a ValueError)."""
+
+
+class OppositeEndClosedError(SmipcError):
+    """The other side of the stream closed (or died)."""
+
+    _default = "Opposite end has been closed."
+
+
+class OperationFailedError(SmipcError):
+    """A stream operation failed for another reason."""
+
+
+class SmipcTimeout(SmipcError, TimeoutError):
+    """A stream wait with a timeout expired (or, with timeout 0, could not
+    proceed at once) before the operation was done."""
+
+
+def _fix_modules():
+    """Show each class under the module users import it from."""
+    homes = {
+        "dragonipc.channels": ("Channel", "MessageAllocationError"),
+        "dragonipc.managed_memory": ("Dragon",),
+        "dragonipc.smipc": ("Smipc", "ParameterTypeError", "OppositeEndClosedError",
+                            "OperationFailedError"),
+    }
+    for name in __all__:
+        cls = globals()[name]
+        for module, prefixes in homes.items():
+            if name.startswith(prefixes):
+                cls.__module__ = module
+                break
+        else:
+            cls.__module__ = "dragonipc"
+
+
+_fix_modules()
