@@ -235,17 +235,21 @@ def machine_details(args):
             d["memory"] = "%.1f GiB" % (int(f.readline().split()[1]) / 1048576)
     except (OSError, ValueError, IndexError):
         d["memory"] = "?"
+    virt = []
     try:
-        virt = subprocess.run(["systemd-detect-virt"], capture_output=True, text=True).stdout.strip()
+        v = subprocess.run(["systemd-detect-virt"], capture_output=True, text=True).stdout.strip()
+        if v and v != "none":
+            virt.append(v)
     except OSError:
-        virt = ""
-    if not virt:
-        try:
-            out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-            m = re.search(r"Hypervisor vendor:\s*(\S+)", out)
-            virt = m.group(1) if m else "none seen"
-        except OSError:
-            virt = "?"
+        pass
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        m = re.search(r"Hypervisor vendor:\s*(\S+)", out)
+        if m:
+            virt.append("hypervisor " + m.group(1))
+    except OSError:
+        pass
+    virt = ", ".join(virt) or "none seen"
     d["virtualisation"] = virt
     try:
         d["compiler"] = subprocess.run(["cc", "--version"], capture_output=True,
