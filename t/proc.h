@@ -49,12 +49,27 @@ static inline t_pid t_spawn(const char *role, const char *arg)
 	GetModuleFileNameA(NULL, exe, sizeof(exe));
 	size_t n = strlen(exe) + strlen(role) + strlen(arg) + 32;
 	char *cmd = malloc(n);
-	snprintf(cmd, n, "\"%s\" --t-child %s %s", exe, role, arg);
+	if (!cmd)
+		return 0;
+	/* Quoted, so that an empty argument or one with a space stays one
+	 * argument (argv[2], argv[3]) in the child. */
+	snprintf(cmd, n, "\"%s\" --t-child \"%s\" \"%s\"", exe, role, arg);
 	STARTUPINFOA si;
 	PROCESS_INFORMATION pi;
 	memset(&si, 0, sizeof(si));
 	si.cb = sizeof(si);
-	BOOL okc = CreateProcessA(exe, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+	BOOL okc = FALSE;
+	/* A busy machine (or Wine's server) can refuse a process for a
+	 * moment; the test is about the library, so try again briefly. */
+	for (int tries = 0; !okc && tries < 5; tries++) {
+		okc = CreateProcessA(exe, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+		if (!okc) {
+			printf("# t_spawn: CreateProcess failed (error %lu)\n",
+			       (unsigned long)GetLastError());
+			fflush(stdout);
+			Sleep(100);
+		}
+	}
 	free(cmd);
 	if (!okc)
 		return 0;

@@ -136,11 +136,19 @@ static void writer_gone_before_reader(uint64_t seed)
 	is_int(dipc_stream_open(name, DIPC_STREAM_READ, 5, 0, &r), 0,
 	       "lone writer: a later reader attaches");
 	unsigned char buf[N];
+#ifdef _WIN32
+	/* A Windows section lives only while some process maps it: the
+	 * stream, and its bytes, went with the writer (doc/windows.md). */
+	is_int(dipc_stream_read(r, buf, sizeof(buf), DIPC_TRY_ONCE), 0,
+	       "lone writer: on Windows the reader finds a new, empty stream");
+	skip(2, "a Windows segment does not outlive its last process");
+#else
 	is_int(dipc_stream_read(r, buf, sizeof(buf), DIPC_TRY_ONCE), N,
 	       "lone writer: the unread bytes were kept for it");
 	is_int(t_check(seed, 0, buf, N), N, "lone writer: intact");
 	is_int(dipc_stream_read(r, buf, 1, DIPC_TRY_ONCE), DIPC_EPEERCLOSED,
 	       "lone writer: then peer closed");
+#endif
 	is_int(dipc_stream_close(r), 0, "lone writer: reader closes");
 	is_int(dipc_stream_unlink(name), DIPC_ENOENT, "lone writer: name removed");
 }

@@ -18,45 +18,6 @@ int t_child(const char *role, const char *arg)
 	return 0;
 }
 
-/* Change a live segment behind the library's back. */
-static int poke(const char *name, uint64_t rpos, uint64_t wpos)
-{
-	char path[128];
-	snprintf(path, sizeof(path), "/dipc.s.%s", name);
-	int fd = shm_open(path, O_RDWR, 0);
-	if (fd < 0)
-		return -1;
-	void *p = mmap(NULL, DIPC_STREAM_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
-		return -1;
-	struct dipc_stream_shm *h = p;
-	atomic_store(&h->rpos, rpos);
-	atomic_store(&h->wpos, wpos);
-	munmap(p, DIPC_STREAM_HDR_SIZE);
-	return 0;
-}
-
-static void live_corruption(void)
-{
-	const char *name = t_name("live");
-	dipc_stream *r, *w;
-	char buf[256];
-	memset(buf, 0, sizeof(buf));
-	dipc_stream_open(name, DIPC_STREAM_READ, 100, 0, &r);
-	dipc_stream_open(name, DIPC_STREAM_WRITE, 100, 0, &w);
-	ok(poke(name, 0, 1000) == 0, "live: wpos moved 1000 past rpos");
-	is_int(dipc_stream_read(r, buf, sizeof(buf), DIPC_TRY_ONCE), DIPC_ECORRUPT,
-	       "live: the reader refuses to copy beyond the ring");
-	poke(name, 0, 0);
-	is_int(dipc_stream_write(w, buf, 100, DIPC_TRY_ONCE), 100, "live: the ring is filled");
-	poke(name, 500, 100);
-	is_int(dipc_stream_write(w, buf, 10, DIPC_TRY_ONCE), DIPC_ECORRUPT,
-	       "live: the writer refuses an rpos beyond wpos");
-	dipc_stream_close(w);
-	dipc_stream_close(r);
-}
-
 int main(int argc, char **argv)
 {
 	T_CHILD_DISPATCH(argc, argv);

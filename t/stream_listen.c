@@ -9,7 +9,6 @@
 #include "stream_util.h"
 
 #include <dragonipc.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -183,8 +182,8 @@ static void removal_race(uint64_t seed)
 	dipc_stream_open(name, DIPC_STREAM_READ, 300, 0, &s);
 	dipc_stream_open(name, DIPC_STREAM_WRITE, 300, 0, &w);
 	f.w = w;
-	pthread_t th;
-	pthread_create(&th, NULL, feed, &f);
+	t_thread th;
+	t_thread_start(&th, feed, &f);
 
 	int iters = 300, inside = 0, late = 0, failed = 0, reads_bad = 0;
 	uint64_t x = seed | 1;
@@ -210,7 +209,7 @@ static void removal_race(uint64_t seed)
 			late++;
 	}
 	atomic_store(&f.stop, 1);
-	pthread_join(th, NULL);
+	t_thread_join(th);
 	/* Drain what is left with plain reads. */
 	unsigned char buf[512];
 	int64_t n;

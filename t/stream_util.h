@@ -9,6 +9,7 @@
 #include <dragonipc.h>
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,7 @@
 #ifdef _WIN32
 # include <windows.h>
 #else
+# include <pthread.h>
 # include <signal.h>
 # include <unistd.h>
 #endif
@@ -129,6 +131,53 @@ static inline int t_until(int (*fn)(void *), void *arg, double seconds)
 	}
 	return fn(arg);
 }
+
+/* A thread in the test process (threads of MinGW's win32 model are not
+ * POSIX threads). */
+#ifdef _WIN32
+typedef HANDLE t_thread;
+struct t_thread_start_ {
+	void *(*fn)(void *);
+	void *arg;
+};
+static DWORD WINAPI t_thread_tramp_(LPVOID p)
+{
+	struct t_thread_start_ st = *(struct t_thread_start_ *)p;
+	free(p);
+	st.fn(st.arg);
+	return 0;
+}
+static inline int t_thread_start(t_thread *t, void *(*fn)(void *), void *arg)
+{
+	struct t_thread_start_ *st = malloc(sizeof(*st));
+	*t = NULL;
+	if (!st)
+		return -1;
+	st->fn = fn;
+	st->arg = arg;
+	*t = CreateThread(NULL, 0, t_thread_tramp_, st, 0, NULL);
+	if (!*t)
+		free(st);
+	return *t ? 0 : -1;
+}
+static inline void t_thread_join(t_thread t)
+{
+	if (!t)
+		return;
+	WaitForSingleObject(t, INFINITE);
+	CloseHandle(t);
+}
+#else
+typedef pthread_t t_thread;
+static inline int t_thread_start(t_thread *t, void *(*fn)(void *), void *arg)
+{
+	return pthread_create(t, NULL, fn, arg) ? -1 : 0;
+}
+static inline void t_thread_join(t_thread t)
+{
+	pthread_join(t, NULL);
+}
+#endif
 
 /* 1 if the stream's status line contains needle. */
 static inline int t_status_has(dipc_stream *s, const char *needle)
