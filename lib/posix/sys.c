@@ -59,9 +59,30 @@ void dipc_os_yield(void)
 	sched_yield();
 }
 
+/* The id is asked for on every send and receive attempt, and getpid() is a
+ * system call: keep it, and forget it in the child of a fork. */
+static _Atomic uint32_t cached_pid;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void pid_forget(void)
+{
+	atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
+}
+
+static void pid_hook(void)
+{
+	pthread_atfork(NULL, NULL, pid_forget);
+}
+
 uint32_t dipc_os_pid(void)
 {
-	return (uint32_t)getpid();
+	uint32_t p = atomic_load_explicit(&cached_pid, memory_order_relaxed);
+	if (likely(p))
+		return p;
+	pthread_once(&pid_once, pid_hook);
+	p = (uint32_t)getpid();
+	atomic_store_explicit(&cached_pid, p, memory_order_relaxed);
+	return p;
 }
 
 /* A killed process stays a zombie until its parent reaps it; for us it is
