@@ -292,14 +292,25 @@ static int chan_wrap(dipc_pool *pool, bool own, uint64_t off, dipc_channel **out
 	return 0;
 }
 
+/* Is heap offset off (from a descriptor or shared memory) the start of a
+ * block in use that is large enough for a channel header?  Nothing at off
+ * may be read before this holds.  Sets *us to the block's user size. */
+static int chan_block_ok(dipc_pool *pool, uint64_t off, uint64_t *us)
+{
+	if (off < BLK_HDR || off % DIPC_CACHELINE || pool_check_blk(pool, off - BLK_HDR, us))
+		return DIPC_ENOENT;
+	if (*us < sizeof(struct chan_hdr))
+		return DIPC_ECORRUPT;
+	return 0;
+}
+
 /* Validate a channel header at heap offset off, read from shared memory. */
 static int chan_check(dipc_pool *pool, uint64_t off, uint64_t cuid, uint64_t nonce)
 {
 	uint64_t us;
-	if (off < BLK_HDR || off % DIPC_CACHELINE || pool_check_blk(pool, off - BLK_HDR, &us))
-		return DIPC_ENOENT;
-	if (us < sizeof(struct chan_hdr))
-		return DIPC_ECORRUPT;
+	int rc = chan_block_ok(pool, off, &us);
+	if (rc)
+		return rc;
 	struct chan_hdr *h = pool_ptr(pool, off);
 	if (h->live != (CHAN_MAGIC ^ cuid) || h->cuid != cuid)
 		return DIPC_ENOENT;
@@ -320,8 +331,12 @@ static uint64_t dir_find(dipc_pool *pool, uint64_t cuid, uint64_t *prev)
 {
 	uint64_t off = atomic_load(&pool->hdr->chan_head), p = 0;
 	for (uint64_t n = 0; off && n <= pool->hdr->nchannels + 1; n++) {
-		if (chan_check(pool, off, ((struct chan_hdr *)pool_ptr(pool, off))->cuid, 0))
-			break;  /* a broken link ends the walk */
+		/* off comes from shared memory: check where it points before
+		 * reading the id there (a broken link ends the walk). */
+		uint64_t us;
+		if (chan_block_ok(pool, off, &us) ||
+		    chan_check(pool, off, ((struct chan_hdr *)pool_ptr(pool, off))->cuid, 0))
+			break;
 		struct chan_hdr *h = pool_ptr(pool, off);
 		if (h->cuid == cuid) {
 			if (prev)

@@ -240,7 +240,10 @@ static int validate_hdr(const struct dipc_os_shm *shm)
 	return 0;
 }
 
-static int pool_wrap(struct dipc_os_shm *shm, dipc_pool **out)
+/* name is the one the caller opened or created the segment by, never the
+ * copy in the header: that is shared memory anyone attached can scribble
+ * on, and dipc_pool_destroy unlinks by this name. */
+static int pool_wrap(struct dipc_os_shm *shm, const char *name, dipc_pool **out)
 {
 	dipc_pool *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -250,8 +253,7 @@ static int pool_wrap(struct dipc_os_shm *shm, dipc_pool **out)
 	p->heap = (unsigned char *)shm->addr + POOL_HDR_SIZE;
 	p->heap_size = p->hdr->heap_size;
 	p->nonce = p->hdr->nonce;
-	memcpy(p->name, p->hdr->name, sizeof(p->name));
-	p->name[DIPC_NAME_MAX] = 0;
+	snprintf(p->name, sizeof(p->name), "%s", name);
 	*out = p;
 	return 0;
 }
@@ -302,7 +304,7 @@ int dipc_pool_create(const char *name, size_t size, const struct dipc_pool_attr 
 	/* The magic goes last: a concurrent attacher sees a whole header or none. */
 	atomic_thread_fence(memory_order_release);
 	h->magic = POOL_MAGIC;
-	rc = pool_wrap(&shm, pool);
+	rc = pool_wrap(&shm, name, pool);
 	if (rc) {
 		dipc_os_shm_close(&shm);
 		dipc_os_shm_unlink(segname);
@@ -312,7 +314,7 @@ int dipc_pool_create(const char *name, size_t size, const struct dipc_pool_attr 
 	return 0;
 }
 
-static int open_by_segname(const char *segname, dipc_pool **pool)
+static int open_by_segname(const char *segname, const char *name, dipc_pool **pool)
 {
 	struct dipc_os_shm shm;
 	int rc = dipc_os_shm_open(segname, &shm);
@@ -320,7 +322,7 @@ static int open_by_segname(const char *segname, dipc_pool **pool)
 		return rc;
 	rc = validate_hdr(&shm);
 	if (rc == 0)
-		rc = pool_wrap(&shm, pool);
+		rc = pool_wrap(&shm, name, pool);
 	if (rc)
 		dipc_os_shm_close(&shm);
 	return rc;
@@ -335,7 +337,7 @@ int dipc_pool_attach_name(const char *name, dipc_pool **pool)
 	int rc = dipc_name_build(DIPC_SEG_POOL, name, segname, sizeof(segname));
 	if (rc)
 		return rc;
-	return open_by_segname(segname, pool);
+	return open_by_segname(segname, name, pool);
 }
 
 int dipc_pool_detach(dipc_pool *pool)
