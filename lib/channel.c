@@ -54,6 +54,22 @@ static inline void notify(dipc_channel *ch, _Atomic uint32_t *seq, _Atomic uint3
 	}
 }
 
+/*
+ * A slot ahead of the counter's lap means the counter is behind, and the
+ * caller moves it on.  Two laps or more ahead cannot happen while the
+ * counter still reads pos: stamping position pos + capacity takes a
+ * counter that has reached it, and counters only grow.  Such a stamp is
+ * corruption, and chasing it would walk the counter through the whole
+ * 32-bit stamp space, one slot at a time.  The counter is read again
+ * after the slot, so a caller that merely fell behind is not fooled.
+ */
+static inline bool stamp_impossible(uint32_t stamp, uint32_t lap4, _Atomic uint64_t *ctr,
+				    uint64_t pos)
+{
+	return (int32_t)(stamp - lap4) >= 8 &&
+	       atomic_load_explicit(ctr, memory_order_acquire) == pos;
+}
+
 /* ---- producer ------------------------------------------------------------ */
 
 struct send_op {
@@ -114,6 +130,8 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 			}
 			return DIPC_EFULL;
 		}
+		if (stamp_impossible(stamp, lap4, &h->tail, t))
+			return DIPC_ECORRUPT;
 		advance(&h->tail, t);
 	}
 }
@@ -192,6 +210,8 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 				continue;
 			return DIPC_EEMPTY;
 		}
+		if (stamp_impossible(stamp, lap4, &h->head, hd))
+			return DIPC_ECORRUPT;
 		advance(&h->head, hd);
 	}
 }

@@ -152,7 +152,9 @@ int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t *blk)
 	int rc = DIPC_ENOSPC;
 	if (h->free_bytes >= need) {
 		uint64_t rover = h->rover;
-		if (rover >= p->heap_size)
+		/* Shared memory: a rover off the heap or off the 64-byte grid
+		 * (where no block header can start) means start over. */
+		if (rover >= p->heap_size || rover % BLK_HDR)
 			rover = 0;
 		rc = take_first_fit(p, rover, p->heap_size, need, size, owner, blk);
 		if (rc == DIPC_ENOSPC && rover)
