@@ -175,6 +175,7 @@ static void fz_make_seeds(void)
 	n = 0;
 	b[n++] = 0;
 	PUT_PATCH(heap + w.ch->hdr_off + offsetof(struct chan_hdr, next), w.ch->hdr_off);
+	PUT_PATCH(offsetof(struct pool_hdr, nchannels), UINT64_MAX - 1);
 	SIZES();
 	fz_seed("chan-dir-loop", b, n);
 

@@ -350,7 +350,12 @@ static int chan_check(dipc_pool *pool, uint64_t off, uint64_t cuid, uint64_t non
 static uint64_t dir_find(dipc_pool *pool, uint64_t cuid, uint64_t *prev)
 {
 	uint64_t off = atomic_load(&pool->hdr->chan_head), p = 0;
-	for (uint64_t n = 0; off && n <= pool->hdr->nchannels + 1; n++) {
+	/* The walk is bounded by how many channels the heap can hold, not
+	 * only by nchannels: that is shared memory too, and with a link
+	 * that loops back, a huge count would make the walk endless. */
+	uint64_t most = pool->heap_size / (BLK_HDR + sizeof(struct chan_hdr) + SLOT_HDR + DIPC_CACHELINE);
+	uint64_t limit = pool->hdr->nchannels < most ? pool->hdr->nchannels + 1 : most;
+	for (uint64_t n = 0; off && n <= limit; n++) {
 		/* off comes from shared memory: check where it points before
 		 * reading the id there (a broken link ends the walk). */
 		uint64_t us;
