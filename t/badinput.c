@@ -82,6 +82,16 @@ static const char *code_name(long long c)
 	return b;
 }
 
+/* Give up, leaving no segment behind. */
+static void stop(const char *why)
+{
+#ifndef _WIN32
+	tc_emergency_();
+#endif
+	dipc_cleanup();
+	bail_out(why);
+}
+
 /* One row: fn is the function under test, which expr must call. */
 static void row_(const char *fn, const char *expr, const char *what, long long got,
 		 long long want, int recorded, int line)
@@ -92,7 +102,7 @@ static void row_(const char *fn, const char *expr, const char *what, long long g
 			break;
 	if (i == NAPI || (!recorded && !strstr(expr, fn))) {
 		diag("row for %s calls %s", fn, expr);
-		bail_out("a row names a function that is not public or not called");
+		stop("a row names a function that is not public or not called");
 	}
 	rows_of[i]++;
 	if (!ok_(got == want, __FILE__, line, "%s: %s -> %s", fn, what, code_name(want)))
@@ -368,12 +378,12 @@ static void fx_setup(struct fx *f)
 	f->pname = tc_pool_new("bad", 0x100000, &f->p);
 	tc_pool_new("bad2", 0x100000, &f->q);
 	if (!f->p || !f->q)
-		bail_out("cannot create the test pools");
+		stop("cannot create the test pools");
 	if (dipc_channel_create(f->p, 1, NULL, &f->ch) ||
 	    dipc_sendh_create(f->ch, NULL, &f->sh) || dipc_sendh_open(f->sh) ||
 	    dipc_recvh_create(f->ch, NULL, &f->rh) || dipc_recvh_open(f->rh) ||
 	    dipc_pool_alloc(f->p, 4096, &f->m))
-		bail_out("cannot set up the channel");
+		stop("cannot set up the channel");
 	f->plen = dipc_pool_serialize(f->p, f->pdesc, sizeof(f->pdesc));
 	f->clen = dipc_channel_serialize(f->ch, f->cdesc, sizeof(f->cdesc));
 	f->mlen = dipc_mem_serialize(f->m, f->mdesc, sizeof(f->mdesc));
@@ -386,14 +396,14 @@ static void fx_setup(struct fx *f)
 	    dipc_sendh_create(f->dead, NULL, &f->dead_sh) || dipc_sendh_open(f->dead_sh) ||
 	    dipc_recvh_create(f->dead, NULL, &f->dead_rh) || dipc_recvh_open(f->dead_rh) ||
 	    dipc_channel_destroy(c2))
-		bail_out("cannot set up the destroyed channel");
+		stop("cannot set up the destroyed channel");
 
 	/* A destroyed pool's descriptor. */
 	dipc_pool *gone;
 	tc_pool_new("gone", 0x100000, &gone);
 	if (!gone || dipc_pool_serialize(gone, f->dead_pdesc, sizeof(f->dead_pdesc)) != f->plen ||
 	    tc_pool_del(gone))
-		bail_out("cannot set up the stale descriptor");
+		stop("cannot set up the stale descriptor");
 	dipc_pool_stats(f->p, &f->st);
 }
 
@@ -582,7 +592,7 @@ static void rows_pool(struct fx *f)
 		if (again)
 			tc_pool_del(again);
 	} else {
-		bail_out("cannot set up the reused pool name");
+		stop("cannot set up the reused pool name");
 	}
 	dipc_pool *d = NULL;
 	dipc_pool_attach(f->pdesc, n, &d);
@@ -969,7 +979,7 @@ static void rows_stream(void)
 	    dipc_stream_unlink(name));
 	if (dipc_stream_open(name, DIPC_STREAM_READ, 64, 0, &r) ||
 	    dipc_stream_open(name, DIPC_STREAM_WRITE, 64, 0, &w))
-		bail_out("cannot open the test stream");
+		stop("cannot open the test stream");
 	ROW(dipc_stream_open, DIPC_EBUSY, "a role this process holds",
 	    chk_dipc_stream_open(name, DIPC_STREAM_READ, 64, 0));
 	ROW(dipc_stream_open, DIPC_EBUSY, "the other role this process holds",

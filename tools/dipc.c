@@ -340,6 +340,18 @@ static void load(void)
 		map_seg(s);
 }
 
+/* The library makes no names but valid ones: a usage error, rather than
+ * "not found", for any other. */
+static void check_name(const char *name)
+{
+	char seg[96];
+	int rc = dipc_name_build(DIPC_SEG_POOL, name, seg, sizeof(seg));
+	if (rc) {
+		fprintf(stderr, "dipc: invalid name '%s': %s\n", name, dipc_strerror(rc));
+		exit(EXIT_USAGE);
+	}
+}
+
 static struct seg *lookup(const char *arg)
 {
 	const char *kind = NULL, *name = arg;
@@ -350,6 +362,7 @@ static struct seg *lookup(const char *arg)
 		kind = "stream";
 		name = arg + 7;
 	}
+	check_name(name);
 	struct seg *found = NULL;
 	int n = 0;
 	for (struct seg *s = segs; s; s = s->next) {
@@ -449,6 +462,14 @@ static bool named(const struct seg *s, int argc, char **argv)
 static int cmd_gc(bool dry, int argc, char **argv)
 {
 	int n = 0, status = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "pool:", 5) == 0)
+			a += 5;
+		else if (strncmp(a, "stream:", 7) == 0)
+			a += 7;
+		check_name(a);
+	}
 	if (json)
 		printf("{\"dry_run\":%s,\"removed\":[", dry ? "true" : "false");
 	for (struct seg *s = segs; s; s = s->next) {
