@@ -437,6 +437,38 @@ works("close after clean_library", lambda: rd2.close())
 rd.close()
 '''
 
+GROUPS["object protocol"] = r'''
+import copy, pickle
+p = MemoryPool(1 << 20, name("p"), 0)
+ch = Channel(p, 1)
+s = ch.sendh()
+s.open()
+check("a send handle initialised twice", lambda: s.__init__(ch), ChannelValueError)
+check("copy of a send handle", lambda: copy.copy(s), TypeError)
+check("pickle of a send handle", lambda: pickle.dumps(s), TypeError)
+m = Message.create_alloc(p, 8)
+check("pickle of a message", lambda: pickle.dumps(m), TypeError)
+check("a subclass of Message", lambda: type("M", (Message,), {}), TypeError)
+check("Message.__new__", lambda: Message.__new__(Message), TypeError)
+check("a bare Pool's serialize", lambda: _dragonipc.Pool().serialize(), DragonPoolValueError)
+check("a bare Channel's num_msgs", lambda: _dragonipc.Channel().num_msgs, ChannelValueError)
+check("a bare Channel's _destroy", lambda: _dragonipc.Channel()._destroy(), ChannelValueError)
+check("a bare send handle's send_bytes",
+      lambda: ChannelSendH.__new__(ChannelSendH).send_bytes(b"x"), ChannelValueError)
+check("a bare receive handle's recv_bytes",
+      lambda: ChannelRecvH.__new__(ChannelRecvH).recv_bytes(), ChannelValueError)
+check("a receive handle on a send handle", lambda: ChannelRecvH(s), TypeError)
+check("a bare Stream's status", lambda: _dragonipc.Stream().status(), OperationFailedError)
+works("a pool pickles and comes back attached",
+      lambda: pickle.loads(pickle.dumps(p)).detach())
+m.destroy()
+s.close()
+del s
+gc.collect()
+ch.destroy()
+p.destroy()
+'''
+
 GROUPS["module functions"] = r'''
 check("strerror('x')", lambda: _dragonipc.strerror("x"), TypeError)
 same("strerror(2**70) is an unknown code", lambda: _dragonipc.strerror(2**70), "unknown error")
