@@ -189,10 +189,12 @@ is "$(mode p p60)" 660 "pool mode 0660 is honoured under umask 077"
 is "$(mode p p44)" 644 "pool mode 0644 is honoured under umask 077"
 is "$(mode p p66)" 666 "pool mode 0666 is honoured under umask 077"
 is "$(mode s s60)" 660 "stream perm 0660 is honoured under umask 077"
+"$dipc" status "stream:$(name s0)" >"$tmp/st0" 2>&1
+is $? 0 "its owner reads a small stream's status with dipc"
 
 if [ -n "$reason" ]; then
 	echo "# other-user checks skipped: $reason"
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22; do skip "$reason"; done
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25; do skip "$reason"; done
 else
 	as_user() { setpriv --reuid "$uid" --regid "$gid" --clear-groups "$@"; }
 	as_stranger() { setpriv --reuid "$uid" --regid 65534 --clear-groups "$@"; }
@@ -221,6 +223,16 @@ else
 	rc=$?
 	[ "$rc" != 0 ] && [ -e "/dev/shm/dipc.p.$(name p0)" ]
 	ok $? "another user's dipc rm of a 0600 pool fails (exit $rc) and the pool stays"
+	as_user "$dipc" status "pool:$(name p0)" >/dev/null 2>"$tmp/err"
+	rc=$?
+	[ "$rc" = 1 ] && grep -q "Permission denied" "$tmp/err"
+	ok $? "another user's dipc status of a 0600 pool: exit $rc, permission denied"
+	as_user "$dipc" status "stream:$(name s0)" >/dev/null 2>"$tmp/err"
+	rc=$?
+	[ "$rc" = 1 ] && grep -q "Permission denied" "$tmp/err"
+	ok $? "and of a 0600 stream: exit $rc, permission denied"
+	as_user "$dipc" status "stream:$(name s60)" >/dev/null 2>&1
+	is $? 0 "a group member reads the 0660 stream's status"
 	as_user "$dipc" gc "pool:$(name p0)" >/dev/null 2>&1
 	[ -e "/dev/shm/dipc.p.$(name p0)" ]
 	ok $? "another user's dipc gc leaves it too"

@@ -40,6 +40,7 @@ struct seg {
 	struct stat st;
 	void *map;
 	size_t size;
+	int map_err;               /* why map is NULL: -errno */
 	int npids;
 	int pids[64];
 	struct seg *next;
@@ -112,8 +113,11 @@ static int map_seg(struct seg *s)
 	int fd = open(s->file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* A stream with a small ring is smaller than a pool's header page;
+	 * its own header is checked by stream_view. */
+	off_t least = strcmp(s->kind, "pool") == 0 ? (off_t)POOL_HDR_SIZE : 1;
 	struct stat st;
-	if (fstat(fd, &st) != 0 || st.st_size < (off_t)POOL_HDR_SIZE) {
+	if (fstat(fd, &st) != 0 || st.st_size < least) {
 		close(fd);
 		return -EINVAL;
 	}
@@ -337,7 +341,7 @@ static void load(void)
 	dipc_os_shm_list("dipc.", add_seg, NULL);
 	find_users();
 	for (struct seg *s = segs; s; s = s->next)
-		map_seg(s);
+		s->map_err = map_seg(s);
 }
 
 /* The library makes no names but valid ones: a usage error, rather than
@@ -405,6 +409,12 @@ static int cmd_status(int argc, char **argv)
 	if (!s) {
 		fprintf(stderr, "dipc: no pool or stream named %s\n", argv[0]);
 		return EXIT_NOTFOUND;
+	}
+	/* Say why it cannot be read (another user's, say), not "invalid". */
+	if (!s->map && s->map_err != -EINVAL) {
+		fprintf(stderr, "dipc: cannot read %s %s: %s\n", s->kind, s->name,
+			strerror(-s->map_err));
+		return 1;
 	}
 	if (strcmp(s->kind, "pool") == 0)
 		return status_pool(s);
