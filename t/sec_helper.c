@@ -134,9 +134,9 @@ static int serve(const char *dir)
 	snprintf(final, sizeof(final), "%s/desc", dir);
 	rename(path, final);   /* readers never see half a file */
 
-	/* Wait for the script to say it is done (60 s at most). */
+	/* Wait for the script to say it is done (5 minutes at most). */
 	snprintf(path, sizeof(path), "%s/stop", dir);
-	for (int i = 0; i < 6000 && access(path, F_OK) != 0; i++)
+	for (int i = 0; i < 30000 && access(path, F_OK) != 0; i++)
 		sleep_ms(10);
 
 	/* What others managed to leave: they must have got in only where

@@ -113,7 +113,7 @@ mkfifo "$tmp/forge-in"
 forgepid=$!
 exec 7>"$tmp/forge-in"
 i=0
-while ! grep -q '^mem_other_abi=' "$tmp/forge" 2>/dev/null && [ $i -lt 100 ]; do
+while ! grep -q "^mem_other_abi=" "$tmp/forge" 2>/dev/null && [ $i -lt 300 ]; do
 	sleep 0.1; i=$((i + 1))
 done
 is "$(val pool_genuine "$tmp/forge") $(val chan_genuine "$tmp/forge") $(val mem_genuine "$tmp/forge")" \
@@ -177,7 +177,7 @@ else
 fi
 servepid=$!
 i=0
-while [ ! -f "$tmp/desc" ] && [ $i -lt 100 ] && kill -0 "$servepid" 2>/dev/null; do
+while [ ! -f "$tmp/desc" ] && [ $i -lt 300 ] && kill -0 "$servepid" 2>/dev/null; do
 	sleep 0.1; i=$((i + 1))
 done
 [ -f "$tmp/desc" ]; ok $? "the serving helper made its pools, channels and streams"
