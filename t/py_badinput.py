@@ -136,9 +136,9 @@ else:
 for cut in (1, 8, 24, len(good) - 1):
     check("descriptor cut to %d bytes" % cut, lambda: MemoryPool.attach(good[:cut]),
           DragonPoolAttachFail, ValueError)
-check("descriptor with 1000 bytes of junk after it",
-      lambda: MemoryPool.attach(good + junk(1000)).detach() or (_ for _ in ()).throw(
-          DragonPoolAttachFail("attached")), DragonPoolAttachFail, ValueError)
+# The length given is a minimum: what follows a whole descriptor is not read.
+works("a descriptor with 1000 bytes of junk after it still attaches",
+      lambda: MemoryPool.attach(good + junk(1000)).detach())
 ch = Channel(p, 1)
 check("a channel descriptor as a pool's", lambda: MemoryPool.attach(ch.serialize()),
       DragonPoolAttachFail, ValueError)
