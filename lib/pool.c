@@ -76,12 +76,21 @@ void pool_unlock(dipc_pool *p)
 	dipc_plock_release(&p->shm, &p->hdr->lock);
 }
 
+/*
+ * After room was made, wake whoever waits for it.  Most frees have no one
+ * waiting, and a write to the shared free_seq line on each of them would
+ * pull that line to every freeing core: the sequence moves only when
+ * someone sleeps.  The fence pairs with the one in dipc_pool_alloc_wait:
+ * either the waiter's retry sees our free, or we see its sleeper count.
+ */
 static void pool_notify_free(dipc_pool *p)
 {
 	struct pool_hdr *h = p->hdr;
+	atomic_thread_fence(memory_order_seq_cst);
+	if (likely(!atomic_load_explicit(&h->free_sleepers, memory_order_relaxed)))
+		return;
 	atomic_fetch_add_explicit(&h->free_seq, 1, memory_order_seq_cst);
-	if (atomic_load_explicit(&h->free_sleepers, memory_order_seq_cst))
-		dipc_os_wake(&p->shm, &h->free_seq);
+	dipc_os_wake(&p->shm, &h->free_seq);
 }
 
 /* Merge the free blocks that follow the free block at off into it. */
@@ -490,18 +499,24 @@ int dipc_pool_alloc_wait(dipc_pool *pool, size_t size, int64_t timeout_ns, dipc_
 		return DIPC_EINVAL;
 	uint64_t deadline = dipc_deadline(timeout_ns);
 	struct pool_hdr *h = pool->hdr;
+	int rc = alloc_try(pool, size, mem);
+	if (rc != DIPC_ENOSPC || deadline == 0 || size > pool->heap_size - BLK_HDR)
+		return rc;
 	for (;;) {
-		uint32_t seq = atomic_load_explicit(&h->free_seq, memory_order_acquire);
-		int rc = alloc_try(pool, size, mem);
-		if (rc != DIPC_ENOSPC || deadline == 0 || size > pool->heap_size - BLK_HDR)
-			return rc;
 		int64_t left = dipc_time_left(deadline, DIPC_LIVENESS_NS);
 		if (left == 0)
 			return DIPC_ETIMEDOUT;
+		/* Announce the sleeper, then try again: a free that did not
+		 * see us (pool_notify_free) happened before this try. */
+		uint32_t seq = atomic_load_explicit(&h->free_seq, memory_order_acquire);
 		atomic_fetch_add_explicit(&h->free_sleepers, 1, memory_order_seq_cst);
-		if (atomic_load_explicit(&h->free_seq, memory_order_seq_cst) == seq)
+		atomic_thread_fence(memory_order_seq_cst);
+		rc = alloc_try(pool, size, mem);
+		if (rc == DIPC_ENOSPC)
 			dipc_os_wait(&pool->shm, &h->free_seq, seq, left);
 		atomic_fetch_sub_explicit(&h->free_sleepers, 1, memory_order_relaxed);
+		if (rc != DIPC_ENOSPC)
+			return rc;
 	}
 }
 
