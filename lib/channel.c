@@ -234,13 +234,20 @@ static int chan_wait(dipc_channel *ch, bool sending, int mode, int64_t timeout,
 	_Atomic uint32_t *sleepers = sending ? &h->send_sleepers : &h->recv_sleepers;
 	bool slow = false;
 	unsigned spins = 0;
+	uint64_t spin_start = 0;
 	for (;;) {
 		if (mode != DIPC_WAIT_IDLE && (mode == DIPC_WAIT_SPIN || spins < DIPC_SPIN_LIMIT)) {
 			spins++;
-			if ((spins & 63) == 0) {
-				if (dipc_time_left(deadline, 1) == 0)
+			if ((spins & 255) == 0) {
+				uint64_t now = dipc_os_now_ns();
+				if (deadline != UINT64_MAX && now >= deadline)
 					return DIPC_ETIMEDOUT;
-				if (mode == DIPC_WAIT_SPIN)
+				/* A spinning wait gives the processor away only
+				 * after a long fruitless spin: a message that
+				 * arrives during a yield waits for it. */
+				if (!spin_start)
+					spin_start = now;
+				else if (mode == DIPC_WAIT_SPIN && now - spin_start > DIPC_SPIN_YIELD_NS)
 					dipc_os_yield();
 				/* A spinning waiter must still notice a dead peer. */
 				slow = (spins & 0xffff) == 0;
