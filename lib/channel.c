@@ -844,8 +844,7 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 	int rc = chan_wait(ch, true, h->mode, t, try_send_cb, &op);
 	if (rc)
 		return rc;
-	dipc_mem_detach(m);
-	travel->mem = NULL;
+	msg_drop_mem(travel);
 	travel->size = 0;
 	return 0;
 }
@@ -953,11 +952,7 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 		if (rc)
 			return rc;
 		pool_set_owner(ch->pool, op.ref_blk, dipc_os_pid());
-		rc = pool_mem_new(ch->pool, op.ref_blk, op.ref_off, op.len, &msg->mem);
-		if (rc) {
-			pool_free_raw(ch->pool, op.ref_blk);
-			return rc;
-		}
+		msg_set_own(msg, ch->pool, op.ref_blk, op.ref_off, op.len);
 		msg->size = op.len;
 		return 0;
 	}
@@ -966,11 +961,7 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 			pool_free_raw(ch->pool, blk);
 		return rc;
 	}
-	rc = pool_mem_new(ch->pool, blk, blk + BLK_HDR, op.len, &msg->mem);
-	if (rc) {
-		pool_free_raw(ch->pool, blk);
-		return rc;
-	}
+	msg_set_own(msg, ch->pool, blk, blk + BLK_HDR, op.len);
 	msg->size = op.len;
 	return 0;
 }

@@ -16,6 +16,8 @@
 
 #include "internal.h"
 
+#include <stdlib.h>
+
 #define POOL_MAGIC   0x4c4f4f5043504944ull  /* "DIPCPOOL" */
 #define POOL_ABI     2u      /* 2: the block cache (BLK_CACHED, pool_hdr.cache) */
 #define POOL_HDR_SIZE 4096u
@@ -99,11 +101,34 @@ struct dipc_mem {
 	uint64_t size;  /* bytes in this range */
 };
 
-/* A message: a payload size and, maybe, the pool memory behind it. */
+/* A message: a payload size and, maybe, the pool memory behind it.  The
+ * handle of memory a receive put there is kept inside the message (own),
+ * saving a malloc and a free per message; dipc_msg_mem documents that the
+ * handle stays the message's, so no caller frees it. */
 struct dipc_msg {
 	dipc_mem *mem;
 	uint64_t size;
+	dipc_mem own;
 };
+
+/* Give msg the handle on [off, off+size) of block blk. */
+static inline void msg_set_own(dipc_msg *msg, dipc_pool *p, uint64_t blk, uint64_t off,
+			       uint64_t size)
+{
+	msg->own.pool = p;
+	msg->own.blk = blk;
+	msg->own.off = off;
+	msg->own.size = size;
+	msg->mem = &msg->own;
+}
+
+/* Let go of msg's handle (not of the memory). */
+static inline void msg_drop_mem(dipc_msg *msg)
+{
+	if (msg->mem != &msg->own)
+		free(msg->mem);
+	msg->mem = NULL;
+}
 
 static inline struct blk_hdr *blk_at(const dipc_pool *p, uint64_t off)
 {
