@@ -207,10 +207,14 @@ int pool_free_raw(dipc_pool *p, uint64_t blk)
 	if (rc == 0) {
 		struct blk_hdr *b = blk_at(p, blk);
 		uint64_t w = atomic_load_explicit(&b->word, memory_order_relaxed);
-		b->check = 0;
-		atomic_store_explicit(&b->word, blk_size(w), memory_order_release);
-		h->nallocs--;
-		h->free_bytes += blk_size(w);
+		/* A swap, not a store: a free racing us through the cache
+		 * (the same block freed twice at once) may have cached it. */
+		if (pool_used_to_free(b, w)) {
+			h->nallocs--;
+			h->free_bytes += blk_size(w);
+		} else {
+			rc = DIPC_EINVAL;
+		}
 	}
 	pool_unlock(p);
 	if (rc == 0)
@@ -559,9 +563,8 @@ int dipc_pool_reclaim(dipc_pool *pool)
 			continue;
 		}
 		uint32_t owner = atomic_load_explicit(&b->owner, memory_order_relaxed);
-		if ((w & BLK_USED) && owner && !dipc_os_pid_alive(owner)) {
-			b->check = 0;
-			atomic_store_explicit(&b->word, blk_size(w), memory_order_release);
+		if ((w & BLK_USED) && owner && !dipc_os_pid_alive(owner) &&
+		    pool_used_to_free(b, w)) {
 			h->nallocs--;
 			h->free_bytes += blk_size(w);
 			freed++;

@@ -149,6 +149,18 @@ static inline bool blk_word_ok(const dipc_pool *p, uint64_t off, uint64_t word)
 	       (flags & ~(BLK_USED | BLK_CACHED)) == 0 && flags != BLK_CACHED;
 }
 
+/* Under the pool lock: make the used block b (word w) free.  A swap, as
+ * the cache may turn a used block into a cached one without the lock;
+ * false if it did. */
+static inline bool pool_used_to_free(struct blk_hdr *b, uint64_t w)
+{
+	if (!atomic_compare_exchange_strong_explicit(&b->word, &w, blk_size(w),
+			memory_order_release, memory_order_relaxed))
+		return false;
+	b->check = 0;
+	return true;
+}
+
 /* Allocate with the given owner (0: the pool): from the block cache when
  * it has a block of the size, else under the pool lock. */
 int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t *blk);

@@ -29,6 +29,10 @@
  *  (3) A cached block that is in no entry is being moved by the process in
  *      its owner field: a freeing process stores its id there before the
  *      word becomes cached, a taking one before it clears the entry.
+ *  (4) A used block becomes cached, or free (under the lock, by a free or
+ *      by reclaim), only by a compare-and-swap from its used word: of two
+ *      frees of one block at once, or a free racing reclaim, one wins and
+ *      the other fails, so a cached block is never also free.
  *
  * So after a kill: a claimed entry whose claimer is dead is handed back
  * as resting (pool_cache_unclaim_dead; by (1) the block is still cached);
