@@ -70,6 +70,7 @@ static void world_end(struct world *w)
 {
 	dipc_channel_destroy(w->ch);
 	FZ_CHECK(dipc_pool_destroy(w->pool) == 0);
+	fz_pool_unlink(w->name);
 }
 
 /* A message handed to us must lie inside the heap. */

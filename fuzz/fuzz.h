@@ -91,6 +91,20 @@ static inline void fz_unwedge(_Atomic uint32_t *owner)
 		atomic_store(owner, FZ_DEAD_PID);
 }
 
+/*
+ * dipc_pool_destroy removes the name only if the header's destroyed flag
+ * was clear (a second destroy must not remove a newer pool of the same
+ * name), and that flag is shared memory the fuzzer may have set.  So
+ * after destroying a corrupted pool, remove its name if it is still
+ * there: a target must leave nothing behind.
+ */
+static inline void fz_pool_unlink(const char *name)
+{
+	char seg[96];
+	if (dipc_name_build(DIPC_SEG_POOL, name, seg, sizeof(seg)) == 0)
+		dipc_os_shm_unlink(seg);
+}
+
 /* Read every byte of a range the library handed out (a wild pointer
  * faults here) and fold them, so the reads are not optimised away. */
 static inline unsigned fz_touch(const void *p, size_t n)

@@ -245,5 +245,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < 3; i++)
 		dipc_mem_free(w.mem[i]);
 	FZ_CHECK(dipc_pool_destroy(w.pool) == 0);
+	fz_pool_unlink(w.name);
 	return 0;
 }
