@@ -120,7 +120,10 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 			s->len = op->len;
 			s->kind = (uint64_t)op->kind;
 			if (op->kind == PAYLOAD_INLINE) {
-				memcpy(slot_data(s), op->src, op->len);
+				/* An empty message may come from NULL, and memcpy
+				 * with a NULL pointer is undefined even for 0 bytes. */
+				if (op->len)
+					memcpy(slot_data(s), op->src, op->len);
 			} else {
 				s->ref_blk = op->ref_blk;
 				s->ref_off = op->ref_off;
@@ -191,7 +194,8 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 				op->len = len;
 				return sane ? DIPC_EMSGSIZE : DIPC_ECORRUPT;
 			}
-			if (kind == PAYLOAD_INLINE)
+			/* Not for 0 bytes: the buffer of an empty receive may be NULL. */
+			if (kind == PAYLOAD_INLINE && len)
 				memcpy(op->buf, slot_data(s), len);
 			/* seq_cst: this commit is the Dekker store of the
 			 * notify below (see notify_after_rmw). */

@@ -421,6 +421,9 @@ static void test_messages(void)
 	E(dipc_msg_destroy(cm, 0), 0);
 	is_int(nallocs(p), base, "freeing it frees the whole allocation");
 
+	/* The message emptied by the transfer above is still ours to free. */
+	E(dipc_msg_destroy(a, 0), 0);
+
 	/* Into a destination: dest's allocation travels with msg's bytes. */
 	dipc_msg_create_alloc(other, 50, &a);  /* the source may be anywhere */
 	dipc_msg_get(a, &ptr2, NULL);
@@ -692,6 +695,8 @@ static void test_destroyed(void)
 	dipc_recvh_destroy(rh);
 	E(dipc_channel_destroy(a1), DIPC_EDESTROYED);
 	E(dipc_channel_detach(a2), 0);
+	/* The blocked thread let go of its receive handle, not of a3. */
+	E(dipc_channel_detach(a3), 0);
 	E(dipc_channel_attach(d, (size_t)n, p, &a1), DIPC_ENOENT);
 	dipc_pool_stats(p, &s);
 	ok(s.nchannels == 0 && s.nallocs == 0, "the pool has no channel left");

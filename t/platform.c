@@ -359,7 +359,9 @@ struct local_arg {
 	_Atomic uint32_t timeouts;
 	const struct dipc_os_shm *seg;
 	_Atomic uint32_t *shared;
-	dipc_os_thread *self;
+	/* Set by the starting thread while the new one polls it: atomic,
+	 * or the two race (ThreadSanitizer saw it). */
+	dipc_os_thread *_Atomic self;
 	_Atomic int was_self;
 };
 
