@@ -49,8 +49,8 @@
  * A trial counts a leak of one allocation as a window hit only when the
  * victim was inside such a send, or lost such a message while receiving.
  *
- * Environment: DIPC_TRIALS=n (default 200, 40 on Windows where a process
- * costs much more) sets the number of trials, spread over the five jobs;
+ * Environment: DIPC_TRIALS=n (default 200; 100 on Windows, where a
+ * process costs more) sets the number of trials, spread over the five jobs;
  * DIPC_TEST_SEED=s replays the random choices of a run (not its timing).
  * The long run: DIPC_TRIALS=10000 t/crash_trials (make check-reliab-long).
  */
@@ -411,6 +411,18 @@ static void pace(struct trial *t)
 static _Atomic int64_t wd_deadline;      /* 0: no trial running */
 static char wd_what[128];
 static const char *wd_stream;
+
+#ifndef _WIN32
+/* The trial's stream segment, for clean-up on a fatal signal. */
+static char stream_path[96];
+
+static void on_fatal(int sig)
+{
+	if (stream_path[0])
+		shm_unlink(stream_path);
+	tc_on_fatal_(sig);
+}
+#endif
 
 static void *watchdog(void *arg)
 {
@@ -967,6 +979,9 @@ static void run_trial(int index, int kind, uint64_t seed)
 		t->ring = rings[tc_rand(&t->rng) % 4];
 		t->sname = t_name("cs");
 		wd_stream = t->sname;
+#ifndef _WIN32
+		snprintf(stream_path, sizeof(stream_path), "/dipc.s.%s", t->sname);
+#endif
 		int rc = dipc_stream_open(t->sname, kind == K_SWRITE ? DIPC_STREAM_READ
 					  : DIPC_STREAM_WRITE, t->ring, 0, &t->s);
 		if (rc) {
@@ -1125,12 +1140,16 @@ int main(int argc, char **argv)
 {
 	T_CHILD_DISPATCH(argc, argv);
 #ifdef _WIN32
-	long trials = env_num("DIPC_TRIALS", 40);
+	long trials = env_num("DIPC_TRIALS", 100);
 #else
 	long trials = env_num("DIPC_TRIALS", 200);
 #endif
 	/* The watchdog thread bounds each trial; this bounds the run. */
 	tc_init((unsigned)(600 + trials * 2));
+#ifndef _WIN32
+	signal(SIGTERM, on_fatal);
+	signal(SIGINT, on_fatal);
+#endif
 	uint64_t seed = (uint64_t)tc_now_ns();
 	const char *env = getenv("DIPC_TEST_SEED");
 	if (env)

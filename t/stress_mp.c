@@ -25,8 +25,8 @@
  * order; every process exited cleanly; the channel is empty and the pool
  * holds nothing after clean-up (transfers and destinations all freed).
  *
- * DIPC_STRESS_MSGS=n (default 300000; 40000 on Windows, where Wine makes
- * every wake-up costly) is the total over all configurations.  The long
+ * DIPC_STRESS_MSGS=n (default 300000; 100000 on Windows, where Wine
+ * makes every wake-up costly) is the total over all configurations.  The long
  * run: DIPC_STRESS_MSGS=20000000 t/stress_mp (make check-reliab-long).
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
@@ -357,7 +357,7 @@ int main(int argc, char **argv)
 {
 	T_CHILD_DISPATCH(argc, argv);
 #ifdef _WIN32
-	uint64_t def = 40000;
+	uint64_t def = 100000;
 #else
 	uint64_t def = 300000;
 #endif
