@@ -351,9 +351,14 @@ int dipc_pool_destroy(dipc_pool *pool)
 {
 	if (!pool)
 		return DIPC_EINVAL;
+	/* Only the first destroy removes the name: by the time a second
+	 * handle is destroyed, the name may belong to a newer pool. */
+	if (atomic_exchange(&pool->hdr->destroyed, 1)) {
+		dipc_pool_detach(pool);
+		return 0;
+	}
 	char segname[96];
 	int rc = dipc_name_build(DIPC_SEG_POOL, pool->name, segname, sizeof(segname));
-	atomic_store(&pool->hdr->destroyed, 1);
 	if (rc == 0)
 		rc = dipc_os_shm_unlink(segname);
 	/* Already gone (destroyed elsewhere) is not this caller's failure. */

@@ -172,6 +172,15 @@ static void ring_get(dipc_stream *s, uint64_t pos, unsigned char *dst, size_t n)
 	memcpy(dst + first, s->ring, n - first);
 }
 
+/* The result of a write or read, with a trace line at DIPC_LOG_ALL: bytes
+ * moved if any, else the error that stopped the call. */
+static int64_t io_done(dipc_stream *s, const char *what, size_t done, size_t len, int rc)
+{
+	DIPC_LOG(DIPC_LOG_ALL, "stream %s: %s %zu of %zu bytes%s%s", s->name, what, done, len,
+		 rc ? ", stopped by: " : "", rc ? dipc_strerror(rc) : "");
+	return done || !rc ? (int64_t)done : rc;
+}
+
 int64_t dipc_stream_write(dipc_stream *s, const void *buf, size_t len,
 			  int64_t timeout_ns)
 {
@@ -202,9 +211,11 @@ int64_t dipc_stream_write(dipc_stream *s, const void *buf, size_t len,
 			if (used > s->size)
 				return DIPC_ECORRUPT;
 			if (used == s->size) {
+				DIPC_LOG(DIPC_LOG_ALL, "stream %s: ring full after %zu of %zu bytes, waiting",
+					 s->name, done, len);
 				rc = dipc_stream_wait_(s, timeout_ns, &deadline, NULL);
 				if (rc)
-					return done ? (int64_t)done : rc;
+					return io_done(s, "wrote", done, len, rc);
 				continue;
 			}
 		}
@@ -217,7 +228,7 @@ int64_t dipc_stream_write(dipc_stream *s, const void *buf, size_t len,
 		dipc_stream_publish_(s);
 		done += n;
 	}
-	return (int64_t)done;
+	return io_done(s, "wrote", done, len, 0);
 }
 
 int64_t dipc_stream_read(dipc_stream *s, void *buf, size_t len, int64_t timeout_ns)
@@ -251,9 +262,9 @@ int64_t dipc_stream_read(dipc_stream *s, void *buf, size_t len, int64_t timeout_
 				break;
 			rc = dipc_stream_wait_(s, timeout_ns, &deadline, NULL);
 			if (rc == DIPC_EEMPTY)
-				return 0;
+				return io_done(s, "read", done, len, 0);
 			if (rc)
-				return done ? (int64_t)done : rc;
+				return io_done(s, "read", done, len, rc);
 			continue;
 		}
 		size_t n = avail < len - done ? (size_t)avail : len - done;
@@ -263,5 +274,5 @@ int64_t dipc_stream_read(dipc_stream *s, void *buf, size_t len, int64_t timeout_
 		dipc_stream_publish_(s);
 		done += n;
 	}
-	return (int64_t)done;
+	return io_done(s, "read", done, len, 0);
 }

@@ -249,6 +249,39 @@ static void log_fn(int level, const char *msg, void *arg)
 	snprintf(last_log, sizeof(last_log), "%s", msg);
 }
 
+/* DIPC_LOG_BASIC tells of opens and closes; DIPC_LOG_ALL adds a line for
+ * every read and write. */
+static void log_levels(void)
+{
+	const char *n = t_name("loglvl");
+	dipc_stream *r, *w;
+	char buf[8];
+	dipc_log_set_handler(log_fn, NULL);
+	dipc_log_set_level(DIPC_LOG_BASIC);
+	dipc_stream_open(n, DIPC_STREAM_READ, 64, 0, &r);
+	dipc_stream_open(n, DIPC_STREAM_WRITE, 64, 0, &w);
+	log_lines = 0;
+	dipc_stream_write(w, "abc", 3, DIPC_TRY_ONCE);
+	dipc_stream_read(r, buf, 3, DIPC_TRY_ONCE);
+	is_int(log_lines, 0, "log basic: reads and writes are not logged");
+
+	dipc_log_set_level(DIPC_LOG_ALL);
+	is_int(dipc_stream_write(w, "abcde", 5, DIPC_TRY_ONCE), 5, "log all: write");
+	ok(strstr(last_log, "wrote 5 of 5 bytes") != NULL, "log all: the write is logged (%s)", last_log);
+	is_int(dipc_stream_read(r, buf, 8, DIPC_TRY_ONCE), 5, "log all: read what is there");
+	ok(strstr(last_log, "read 5 of 8 bytes") != NULL, "log all: the read is logged (%s)", last_log);
+	is_int(dipc_stream_read(r, buf, 8, 1000000), DIPC_ETIMEDOUT, "log all: read of an empty ring");
+	ok(strstr(last_log, "read 0 of 8") != NULL && strstr(last_log, "stopped by") != NULL,
+	   "log all: the timeout is logged with its reason (%s)", last_log);
+	dipc_log_set_level(DIPC_LOG_DISABLE);
+	log_lines = 0;
+	dipc_stream_write(w, "abc", 3, DIPC_TRY_ONCE);
+	is_int(log_lines, 0, "log disabled: nothing is logged");
+	dipc_stream_close(w);
+	dipc_stream_close(r);
+	dipc_log_set_handler(NULL, NULL);
+}
+
 static void init_cleanup(void)
 {
 	is_int(dipc_init(7), DIPC_EINVAL, "init: bad log level");
@@ -295,12 +328,13 @@ static void init_cleanup(void)
 int main(int argc, char **argv)
 {
 	T_CHILD_DISPATCH(argc, argv);
-	plan(88);
+	plan(96);
 	bad_open();
 	bad_calls();
 	timeouts();
 	status();
 	permissions();
+	log_levels();
 	init_cleanup();
 	return done_testing();
 }

@@ -40,6 +40,7 @@ struct seg {
 	struct stat st;
 	void *map;
 	size_t size;
+	int map_err;               /* why map is NULL: -errno */
 	int npids;
 	int pids[64];
 	struct seg *next;
@@ -112,8 +113,11 @@ static int map_seg(struct seg *s)
 	int fd = open(s->file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* A stream with a small ring is smaller than a pool's header page;
+	 * its own header is checked by stream_view. */
+	off_t least = strcmp(s->kind, "pool") == 0 ? (off_t)POOL_HDR_SIZE : 1;
 	struct stat st;
-	if (fstat(fd, &st) != 0 || st.st_size < (off_t)POOL_HDR_SIZE) {
+	if (fstat(fd, &st) != 0 || st.st_size < least) {
 		close(fd);
 		return -EINVAL;
 	}
@@ -337,7 +341,19 @@ static void load(void)
 	dipc_os_shm_list("dipc.", add_seg, NULL);
 	find_users();
 	for (struct seg *s = segs; s; s = s->next)
-		map_seg(s);
+		s->map_err = map_seg(s);
+}
+
+/* The library makes no names but valid ones: a usage error, rather than
+ * "not found", for any other. */
+static void check_name(const char *name)
+{
+	char seg[96];
+	int rc = dipc_name_build(DIPC_SEG_POOL, name, seg, sizeof(seg));
+	if (rc) {
+		fprintf(stderr, "dipc: invalid name '%s': %s\n", name, dipc_strerror(rc));
+		exit(EXIT_USAGE);
+	}
 }
 
 static struct seg *lookup(const char *arg)
@@ -350,6 +366,7 @@ static struct seg *lookup(const char *arg)
 		kind = "stream";
 		name = arg + 7;
 	}
+	check_name(name);
 	struct seg *found = NULL;
 	int n = 0;
 	for (struct seg *s = segs; s; s = s->next) {
@@ -392,6 +409,12 @@ static int cmd_status(int argc, char **argv)
 	if (!s) {
 		fprintf(stderr, "dipc: no pool or stream named %s\n", argv[0]);
 		return EXIT_NOTFOUND;
+	}
+	/* Say why it cannot be read (another user's, say), not "invalid". */
+	if (!s->map && s->map_err != -EINVAL) {
+		fprintf(stderr, "dipc: cannot read %s %s: %s\n", s->kind, s->name,
+			strerror(-s->map_err));
+		return 1;
 	}
 	if (strcmp(s->kind, "pool") == 0)
 		return status_pool(s);
@@ -449,6 +472,14 @@ static bool named(const struct seg *s, int argc, char **argv)
 static int cmd_gc(bool dry, int argc, char **argv)
 {
 	int n = 0, status = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "pool:", 5) == 0)
+			a += 5;
+		else if (strncmp(a, "stream:", 7) == 0)
+			a += 7;
+		check_name(a);
+	}
 	if (json)
 		printf("{\"dry_run\":%s,\"removed\":[", dry ? "true" : "false");
 	for (struct seg *s = segs; s; s = s->next) {

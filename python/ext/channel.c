@@ -95,10 +95,14 @@ static void chan_adopt(ChannelObject *self, dipc_channel *ch, PoolObject *pool, 
 static PyObject *chan_create(ChannelObject *self, PyObject *args, PyObject *kw)
 {
 	static const char *kwlist[] = { "pool", "cuid", "capacity", "block_size", NULL };
-	PyObject *pool_obj;
+	PyObject *pool_obj, *cuid_obj, *cap_obj = NULL, *bs_obj = NULL;
 	unsigned long long cuid, capacity = 0, block_size = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "OK|KK:_create", (char **)kwlist, &pool_obj, &cuid,
-					 &capacity, &block_size))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:_create", (char **)kwlist, &pool_obj,
+					 &cuid_obj, &cap_obj, &bs_obj))
+		return NULL;
+	if (dipy_uint_arg(cuid_obj, "c_uid", ULLONG_MAX, &cuid) < 0 ||
+	    (cap_obj && dipy_uint_arg(cap_obj, "capacity", ULLONG_MAX, &capacity) < 0) ||
+	    (bs_obj && dipy_uint_arg(bs_obj, "block_size", ULLONG_MAX, &block_size) < 0))
 		return NULL;
 	PoolObject *pool = dipy_pool_arg(pool_obj, "mem_pool");
 	if (!pool || chan_fresh(self) < 0)
@@ -211,16 +215,17 @@ static int poll_once(void *arg, int64_t t)
 
 static PyObject *chan_poll(ChannelObject *self, PyObject *args)
 {
-	int events;
-	PyObject *timeout = Py_None;
-	if (!PyArg_ParseTuple(args, "i|O:_poll", &events, &timeout))
+	PyObject *events_obj, *timeout = Py_None;
+	long long events;
+	if (!PyArg_ParseTuple(args, "O|O:_poll", &events_obj, &timeout) ||
+	    dipy_int_arg(events_obj, "events", INT_MIN, INT_MAX, &events) < 0)
 		return NULL;
 	if (!chan_live(self))
 		return NULL;
 	int64_t t;
 	if (dipy_timeout_from_py(timeout, &t) < 0)
 		return NULL;
-	struct poll_op op = { self->ch, events };
+	struct poll_op op = { self->ch, (int)events };
 	/* Hold the channel: another thread may detach it while we wait. */
 	dipy_channel_hold(self);
 	int rc = dipy_wait(poll_once, &op, t, 0);

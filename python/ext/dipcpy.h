@@ -14,6 +14,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <dragonipc.h>
+#include <limits.h>
 #include <stdint.h>
 
 /* How long one slice of a wait lasts before we look at signals again. */
@@ -44,6 +45,21 @@ PyObject *dipy_raise(enum dipy_ctx ctx, int rc, const char *what);
 /* Raise ChannelValueError / DragonPoolError / SmipcError-family with a
  * message and no library code. */
 PyObject *dipy_value_error(enum dipy_ctx ctx, const char *fmt, ...);
+
+/* ---- integer arguments (module.c) ----------------------------------------- */
+
+/* An integer argument in [lo, hi]: TypeError if obj is not an int,
+ * ValueError if it is outside, never OverflowError and never a silent
+ * wrap-around (the "K" and "I" argument formats wrap).  Returns 0 or -1. */
+int dipy_int_arg(PyObject *obj, const char *what, long long lo, long long hi, long long *out);
+
+/* The same for unsigned values up to hi. */
+int dipy_uint_arg(PyObject *obj, const char *what, unsigned long long hi,
+		  unsigned long long *out);
+
+/* A str argument as UTF-8, refused (ValueError) if it holds a NUL: the C
+ * library would see only the part before it. */
+const char *dipy_name_arg(PyObject *obj);
 
 /* ---- timeouts and waiting (module.c) ------------------------------------- */
 

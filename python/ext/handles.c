@@ -42,12 +42,12 @@ static int parse_handle_args(PyObject *wait_obj, PyObject *timeout_obj, int *mod
 {
 	*mode = DIPC_WAIT_ADAPTIVE;
 	if (wait_obj && wait_obj != Py_None) {
-		long v = PyLong_AsLong(wait_obj);
-		if (v == -1 && PyErr_Occurred())
+		long long v;
+		if (dipy_int_arg(wait_obj, "wait_mode", LLONG_MIN, LLONG_MAX, &v) < 0)
 			return -1;
 		if (v < DIPC_WAIT_ADAPTIVE || v > DIPC_WAIT_IDLE) {
 			dipy_value_error(DIPY_CTX_CHANNEL,
-					 "wait_mode must be SPIN_WAIT, IDLE_WAIT or ADAPTIVE_WAIT, not %ld", v);
+					 "wait_mode must be SPIN_WAIT, IDLE_WAIT or ADAPTIVE_WAIT, not %lld", v);
 			return -1;
 		}
 		*mode = (int)v;
@@ -261,11 +261,11 @@ static PyObject *sendh_send(SendHObject *self, PyObject *const *args, Py_ssize_t
 	}
 	int own = DIPC_COPY_ON_SEND;
 	if (a[2]) {
-		long v = PyLong_AsLong(a[2]);
-		if (v == -1 && PyErr_Occurred())
+		long long v;
+		if (dipy_int_arg(a[2], "ownership", LLONG_MIN, LLONG_MAX, &v) < 0)
 			return NULL;
 		if (v != DIPC_COPY_ON_SEND && v != DIPC_TRANSFER_ON_SEND)
-			return dipy_value_error(DIPY_CTX_SEND, "ownership must be an OwnershipOnSend, not %ld", v);
+			return dipy_value_error(DIPY_CTX_SEND, "ownership must be an OwnershipOnSend, not %lld", v);
 		own = (int)v;
 	}
 	int64_t t;
@@ -340,9 +340,15 @@ static PyObject *sendh_send_bytes(SendHObject *self, PyObject *const *args, Py_s
 	PyObject *result = NULL;
 	size_t len = (size_t)buf.len;
 	if (a[1] && a[1] != Py_None) {
-		long long n = PyLong_AsLongLong(a[1]);
-		if (n == -1 && PyErr_Occurred())
+		long long n;
+		if (dipy_int_arg(a[1], "msg_len", LLONG_MIN, LLONG_MAX, &n) < 0)
 			goto out;
+		/* 0 means the whole buffer (as in Dragon); a negative length
+		 * used to mean that too, silently. */
+		if (n < 0) {
+			dipy_value_error(DIPY_CTX_SEND, "msg_len must not be negative, not %lld", n);
+			goto out;
+		}
 		if (n > buf.len) {
 			dipy_value_error(DIPY_CTX_SEND, "msg_len %lld is larger than msg_bytes (%zd bytes)",
 					 n, buf.len);

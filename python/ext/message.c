@@ -231,8 +231,8 @@ static PyObject *msg_create_alloc(PyObject *cls, PyObject *const *args, Py_ssize
 	PoolObject *pool = dipy_pool_arg(pool_obj, "mpool");
 	if (!pool)
 		goto out;
-	long long n = PyLong_AsLongLong(size_obj);
-	if (n == -1 && PyErr_Occurred())
+	long long n;
+	if (dipy_int_arg(size_obj, "nbytes", LLONG_MIN, LLONG_MAX, &n) < 0)
 		goto out;
 	if (n < 1) {
 		dipy_value_error(DIPY_CTX_CHANNEL, "nbytes must be at least 1, not %lld", n);

@@ -207,6 +207,65 @@ long dipy_pid(void)
 	return (long)getpid();
 }
 
+int dipy_int_arg(PyObject *obj, const char *what, long long lo, long long hi, long long *out)
+{
+	if (!PyLong_Check(obj)) {
+		PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what,
+			     Py_TYPE(obj)->tp_name);
+		return -1;
+	}
+	int overflow;
+	long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+	if (v == -1 && PyErr_Occurred())
+		return -1;
+	if (overflow || v < lo || v > hi) {
+		PyErr_Format(PyExc_ValueError, "%s must be from %lld to %lld, not %S", what, lo, hi, obj);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int dipy_uint_arg(PyObject *obj, const char *what, unsigned long long hi,
+		  unsigned long long *out)
+{
+	if (!PyLong_Check(obj)) {
+		PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what,
+			     Py_TYPE(obj)->tp_name);
+		return -1;
+	}
+	unsigned long long v = PyLong_AsUnsignedLongLong(obj);
+	if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+		if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+			return -1;
+		PyErr_Clear();      /* negative, or past 64 bits */
+		v = hi + 1;
+		if (hi == ULLONG_MAX) {
+			PyErr_Format(PyExc_ValueError, "%s must be from 0 to %llu, not %S", what, hi, obj);
+			return -1;
+		}
+	}
+	if (v > hi) {
+		PyErr_Format(PyExc_ValueError, "%s must be from 0 to %llu, not %S", what, hi, obj);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+const char *dipy_name_arg(PyObject *obj)
+{
+	Py_ssize_t len;
+	const char *s = PyUnicode_AsUTF8AndSize(obj, &len);
+	if (!s)
+		return NULL;
+	if ((Py_ssize_t)strlen(s) != len) {
+		PyErr_SetString(PyExc_ValueError, "a name must not hold a NUL character");
+		return NULL;
+	}
+	return s;
+}
+
 int dipy_timeout_from_py(PyObject *obj, int64_t *ns)
 {
 	if (obj == Py_None) {
@@ -353,11 +412,22 @@ int dipy_parse(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 
 /* ---- module functions ----------------------------------------------------------- */
 
+/* A code argument: any int; one past the C int range is simply unknown. */
+static int code_arg(PyObject *arg, int *code)
+{
+	int overflow;
+	long long v = PyLong_AsLongLongAndOverflow(arg, &overflow);
+	if (v == -1 && PyErr_Occurred())
+		return -1;
+	*code = overflow || v < INT_MIN || v > INT_MAX ? INT_MAX : (int)v;
+	return 0;
+}
+
 static PyObject *mod_strerror(PyObject *self, PyObject *arg)
 {
 	(void)self;
-	int code = PyLong_AsLong(arg);
-	if (code == -1 && PyErr_Occurred())
+	int code;
+	if (code_arg(arg, &code) < 0)
 		return NULL;
 	return PyUnicode_FromString(dipc_strerror(code));
 }
@@ -371,8 +441,8 @@ static const char *const errnames[] = {
 static PyObject *mod_errname(PyObject *self, PyObject *arg)
 {
 	(void)self;
-	int code = PyLong_AsLong(arg);
-	if (code == -1 && PyErr_Occurred())
+	int code;
+	if (code_arg(arg, &code) < 0)
 		return NULL;
 	if (code > 0 || -code >= (int)(sizeof(errnames) / sizeof(errnames[0])))
 		return PyUnicode_FromFormat("E%d", code);
@@ -382,12 +452,12 @@ static PyObject *mod_errname(PyObject *self, PyObject *arg)
 static PyObject *mod_log_set_level(PyObject *self, PyObject *arg)
 {
 	(void)self;
-	int level = PyLong_AsLong(arg);
-	if (level == -1 && PyErr_Occurred())
+	long long level;
+	if (dipy_int_arg(arg, "log level", INT_MIN, INT_MAX, &level) < 0)
 		return NULL;
-	int rc = dipc_log_set_level(level);
+	int rc = dipc_log_set_level((int)level);
 	if (rc < 0) {
-		PyErr_Format(PyExc_ValueError, "log level must be 0, 1 or 2, not %d", level);
+		PyErr_Format(PyExc_ValueError, "log level must be 0, 1 or 2, not %lld", level);
 		return NULL;
 	}
 	Py_RETURN_NONE;

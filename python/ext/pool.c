@@ -82,16 +82,20 @@ static PyObject *pool_create(PoolObject *self, PyObject *args, PyObject *kw)
 {
 	static const char *kwlist[] = { "name", "size", "mode", NULL };
 	const char *name;
-	unsigned long long size;
-	unsigned int mode = 0600;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "sK|I:_create", (char **)kwlist, &name, &size, &mode))
+	PyObject *size_obj, *mode_obj = NULL;
+	unsigned long long size, mode = 0600;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|O:_create", (char **)kwlist, &name, &size_obj,
+					 &mode_obj))
+		return NULL;
+	if (dipy_uint_arg(size_obj, "size", SIZE_MAX, &size) < 0 ||
+	    (mode_obj && dipy_uint_arg(mode_obj, "mode", 0777, &mode) < 0))
 		return NULL;
 	if (pool_fresh(self) < 0)
 		return NULL;
 	dipc_pool *p;
 	struct dipc_pool_attr attr;
 	dipc_pool_attr_init(&attr);
-	attr.mode = mode;
+	attr.mode = (uint32_t)mode;
 	int rc;
 	Py_BEGIN_ALLOW_THREADS
 	rc = dipc_pool_create(name, (size_t)size, &attr, &p);
@@ -123,7 +127,7 @@ static PyObject *pool_attach(PoolObject *self, PyObject *arg)
 
 static PyObject *pool_attach_name(PoolObject *self, PyObject *arg)
 {
-	const char *name = PyUnicode_AsUTF8(arg);
+	const char *name = dipy_name_arg(arg);
 	if (!name)
 		return NULL;
 	if (pool_fresh(self) < 0)

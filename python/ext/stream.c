@@ -97,21 +97,26 @@ static PyObject *stream_open(StreamObject *self, PyObject *args, PyObject *kw)
 {
 	static const char *kwlist[] = { "name", "role", "size", "perm", NULL };
 	const char *name;
-	int role;
-	long long size;
-	unsigned int perm = 0;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "siL|I:open", (char **)kwlist, &name, &role, &size, &perm))
+	PyObject *role_obj, *size_obj, *perm_obj = NULL;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "sOO|O:open", (char **)kwlist, &name, &role_obj,
+					 &size_obj, &perm_obj))
+		return NULL;
+	long long role, size;
+	unsigned long long perm = 0;
+	if (dipy_int_arg(role_obj, "mode", INT_MIN, INT_MAX, &role) < 0 ||
+	    dipy_int_arg(size_obj, "chanSz", LLONG_MIN, LLONG_MAX, &size) < 0 ||
+	    (perm_obj && dipy_uint_arg(perm_obj, "perm", UINT_MAX, &perm) < 0))
 		return NULL;
 	if (self->s)
 		return dipy_value_error(DIPY_CTX_STREAM, "the channel is already open");
 	if (role != DIPC_STREAM_READ && role != DIPC_STREAM_WRITE)
-		return dipy_value_error(DIPY_CTX_STREAM, "mode must be CHAN_R or CHAN_W, not %d", role);
+		return dipy_value_error(DIPY_CTX_STREAM, "mode must be CHAN_R or CHAN_W, not %lld", role);
 	if (size <= 0)
 		return dipy_value_error(DIPY_CTX_STREAM, "the channel size must be positive, not %lld", size);
 	dipc_stream *s;
 	int rc;
 	Py_BEGIN_ALLOW_THREADS
-	rc = dipc_stream_open(name, role, (size_t)size, perm, &s);
+	rc = dipc_stream_open(name, (int)role, (size_t)size, (unsigned)perm, &s);
 	Py_END_ALLOW_THREADS
 	if (rc < 0) {
 		const char *why = rc == DIPC_EBUSY ? (role == DIPC_STREAM_READ ?
@@ -240,8 +245,8 @@ static PyObject *stream_read(StreamObject *self, PyObject *const *args, Py_ssize
 		return NULL;
 	if (!stream_open_or_raise(self))
 		return NULL;
-	long long n = PyLong_AsLongLong(a[1]);
-	if (n == -1 && PyErr_Occurred())
+	long long n;
+	if (dipy_int_arg(a[1], "n", LLONG_MIN, LLONG_MAX, &n) < 0)
 		return NULL;
 	int blocking = a[2] ? PyObject_IsTrue(a[2]) : 0;
 	if (blocking < 0)
@@ -464,13 +469,14 @@ PyTypeObject Dipy_StreamType = {
 static PyObject *mod_init(PyObject *self, PyObject *arg)
 {
 	(void)self;
-	int level = PyLong_AsLong(arg);
-	if (level == -1 && PyErr_Occurred())
+	long long level;
+	if (dipy_int_arg(arg, "log level", INT_MIN, INT_MAX, &level) < 0)
 		return NULL;
-	int rc = dipc_init(level);
+	int rc = dipc_init((int)level);
 	if (rc < 0)
 		return dipy_value_error(DIPY_CTX_STREAM,
-					"log level must be LOG_DISABLE, LOG_BASIC or LOG_ALL, not %d", level);
+					"log level must be LOG_DISABLE, LOG_BASIC or LOG_ALL, not %lld",
+					level);
 	Py_RETURN_NONE;
 }
 
@@ -492,7 +498,7 @@ static PyObject *mod_cleanup(PyObject *self, PyObject *noarg)
 static PyObject *mod_stream_unlink(PyObject *self, PyObject *arg)
 {
 	(void)self;
-	const char *name = PyUnicode_AsUTF8(arg);
+	const char *name = dipy_name_arg(arg);
 	if (!name)
 		return NULL;
 	int rc = dipc_stream_unlink(name);
