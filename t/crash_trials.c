@@ -53,6 +53,19 @@
  * process costs more) sets the number of trials, spread over the five jobs;
  * DIPC_TEST_SEED=s replays the random choices of a run (not its timing).
  * The long run: DIPC_TRIALS=10000 t/crash_trials (make check-reliab-long).
+ *
+ * Figures (Linux, 2 cores shared with other work, 2026-11-23):
+ *   DIPC_TRIALS=10000 DIPC_TEST_SEED=20261123 t/crash_trials
+ *   10000 trials (2000 of each job), 10000 kills, 1707 s; 1627129 messages
+ *   checked, 0 duplicated, 0 committed lost, 316 lost in a dying receiver's
+ *   hands; of the message in flight at a producer's kill 218 arrived and
+ *   1782 did not; 20.4e9 stream bytes checked; 44736 allocations
+ *   (670259392 bytes) reclaimed; the pool lock taken over from a dead
+ *   holder 1810 times; leak windows hit: sender 0, receiver 0; longest
+ *   single call of a survivor 535 ms (the machine was loaded).
+ *   Before the receiver recorded its ownership ahead of the wake-up call
+ *   (lib/channel.c, try_recv), the same run hit the receiver window 81
+ *   times in its first 3877 trials (776 of them killing a receiver).
  */
 #include "coretest.h"
 #include "msgio.h"
