@@ -1003,8 +1003,8 @@ static void run_trial(int index, int kind, uint64_t seed)
 		}
 		extra = t->sname;
 	}
-	snprintf(arg, sizeof(arg), "%s:%s:%llu:%s:%zu", t->poolhex, t->bookhex,
-		 (unsigned long long)seed, extra, t->ring);
+	snprintf(arg, sizeof(arg), "%s:%s:%llu:%s:%llu", t->poolhex, t->bookhex,
+		 (unsigned long long)seed, extra, (unsigned long long)t->ring);
 	t->kid = tc_spawn(kind_name[kind], arg);
 	if (!t->kid) {
 		TFAIL(t, "cannot start the victim");
