@@ -44,14 +44,30 @@ static inline void advance(_Atomic uint64_t *ctr, uint64_t pos)
 			memory_order_release, memory_order_relaxed);
 }
 
-/* After making progress, wake the other side if any of it sleeps. */
-static inline void notify(dipc_channel *ch, _Atomic uint32_t *seq, _Atomic uint32_t *sleepers)
+/*
+ * After making progress, wake the other side if any of it sleeps.  This
+ * is one half of a Dekker pattern whose other half is in chan_wait (count
+ * the sleeper, fence, look at the slot again): the step that made the
+ * progress must be ordered before the load of the sleeper count.  When
+ * that step was a seq_cst read-modify-write (the consumer's commit), the
+ * seq_cst load is enough: both are in the single total order, after the
+ * sleeper's fence or before it (on x86 the locked instruction already
+ * orders, and no fence is emitted).  After a plain store (the producer's
+ * commit) a fence is needed.
+ */
+static inline void notify_after_rmw(dipc_channel *ch, _Atomic uint32_t *seq,
+				    _Atomic uint32_t *sleepers)
 {
-	atomic_thread_fence(memory_order_seq_cst);
-	if (unlikely(atomic_load_explicit(sleepers, memory_order_relaxed))) {
+	if (unlikely(atomic_load_explicit(sleepers, memory_order_seq_cst))) {
 		atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
 		dipc_os_wake(&ch->pool->shm, seq);
 	}
+}
+
+static inline void notify(dipc_channel *ch, _Atomic uint32_t *seq, _Atomic uint32_t *sleepers)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	notify_after_rmw(ch, seq, sleepers);
 }
 
 /* ---- producer ------------------------------------------------------------ */
@@ -159,9 +175,11 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 			}
 			if (kind == PAYLOAD_INLINE)
 				memcpy(op->buf, slot_data(s), len);
+			/* seq_cst: this commit is the Dekker store of the
+			 * notify below (see notify_after_rmw). */
 			if (!atomic_compare_exchange_strong_explicit(&s->word, &w,
 					make_word(lap4 + 4 + SLOT_EMPTY, 0),
-					memory_order_acq_rel, memory_order_relaxed))
+					memory_order_seq_cst, memory_order_relaxed))
 				continue;
 			/* A block taken is ours: record that before anything slow.
 			 * The wake-up call below can be a system call, and the
@@ -174,7 +192,7 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 			if (kind == PAYLOAD_ALLOC && pool_check_blk(ch->pool, rb, NULL) == 0)
 				pool_set_owner(ch->pool, rb, dipc_os_pid());
 			advance(&h->head, hd);
-			notify(ch, &h->send_seq, &h->send_sleepers);
+			notify_after_rmw(ch, &h->send_seq, &h->send_sleepers);
 			op->len = len;
 			op->kind = kind;
 			op->ref_blk = rb;
@@ -184,7 +202,7 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 		if (stamp == lap4 + SLOT_SKIP) {
 			if (atomic_compare_exchange_strong(&s->word, &w, make_word(lap4 + 4 + SLOT_EMPTY, 0))) {
 				advance(&h->head, hd);
-				notify(ch, &h->send_seq, &h->send_sleepers);
+				notify_after_rmw(ch, &h->send_seq, &h->send_sleepers);
 			}
 			continue;
 		}
@@ -226,13 +244,20 @@ static int chan_wait(dipc_channel *ch, bool sending, int mode, int64_t timeout,
 	_Atomic uint32_t *sleepers = sending ? &h->send_sleepers : &h->recv_sleepers;
 	bool slow = false;
 	unsigned spins = 0;
+	uint64_t spin_start = 0;
 	for (;;) {
 		if (mode != DIPC_WAIT_IDLE && (mode == DIPC_WAIT_SPIN || spins < DIPC_SPIN_LIMIT)) {
 			spins++;
-			if ((spins & 63) == 0) {
-				if (dipc_time_left(deadline, 1) == 0)
+			if ((spins & 255) == 0) {
+				uint64_t now = dipc_os_now_ns();
+				if (deadline != UINT64_MAX && now >= deadline)
 					return DIPC_ETIMEDOUT;
-				if (mode == DIPC_WAIT_SPIN)
+				/* A spinning wait gives the processor away only
+				 * after a long fruitless spin: a message that
+				 * arrives during a yield waits for it. */
+				if (!spin_start)
+					spin_start = now;
+				else if (mode == DIPC_WAIT_SPIN && now - spin_start > DIPC_SPIN_YIELD_NS)
 					dipc_os_yield();
 				/* A spinning waiter must still notice a dead peer. */
 				slow = (spins & 0xffff) == 0;
@@ -829,8 +854,7 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 	int rc = chan_wait(ch, true, h->mode, t, try_send_cb, &op);
 	if (rc)
 		return rc;
-	dipc_mem_detach(m);
-	travel->mem = NULL;
+	msg_drop_mem(travel);
 	travel->size = 0;
 	return 0;
 }
@@ -938,11 +962,7 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 		if (rc)
 			return rc;
 		pool_set_owner(ch->pool, op.ref_blk, dipc_os_pid());
-		rc = pool_mem_new(ch->pool, op.ref_blk, op.ref_off, op.len, &msg->mem);
-		if (rc) {
-			pool_free_raw(ch->pool, op.ref_blk);
-			return rc;
-		}
+		msg_set_own(msg, ch->pool, op.ref_blk, op.ref_off, op.len);
 		msg->size = op.len;
 		return 0;
 	}
@@ -951,11 +971,7 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 			pool_free_raw(ch->pool, blk);
 		return rc;
 	}
-	rc = pool_mem_new(ch->pool, blk, blk + BLK_HDR, op.len, &msg->mem);
-	if (rc) {
-		pool_free_raw(ch->pool, blk);
-		return rc;
-	}
+	msg_set_own(msg, ch->pool, blk, blk + BLK_HDR, op.len);
 	msg->size = op.len;
 	return 0;
 }

@@ -40,6 +40,9 @@
 /* Spins before an adaptive wait goes to sleep. */
 #define DIPC_SPIN_LIMIT 4000
 
+/* How long a DIPC_WAIT_SPIN wait spins before it starts yielding. */
+#define DIPC_SPIN_YIELD_NS (50 * 1000ull)
+
 /* Validate a user-supplied name; builds "<prefix><name>" into out. */
 int dipc_name_build(const char *prefix, const char *name, char *out, size_t outlen);
 

@@ -69,8 +69,11 @@ int dipc_msg_destroy(dipc_msg *msg, int free_mem)
 	if (!msg)
 		return DIPC_EINVAL;
 	int rc = 0;
-	if (msg->mem)
-		rc = free_mem ? dipc_mem_free(msg->mem) : dipc_mem_detach(msg->mem);
+	if (msg->mem) {
+		if (free_mem)
+			rc = pool_free_raw(msg->mem->pool, msg->mem->blk);
+		msg_drop_mem(msg);
+	}
 	free(msg);
 	return rc;
 }

@@ -6,6 +6,13 @@
  * It runs under the pool's plock; every update of the chain is one 64-bit
  * store, so a holder killed mid-way leaves a chain that still walks, and
  * the process that takes the lock over only recounts the totals.
+ *
+ * In front of it sits the block cache (pool_cache.c): freed blocks of
+ * recurring sizes go there whole, without the lock, and come back to the
+ * next allocation of their size.  A cached block is a used block for the
+ * chain and the counters (it is neither merged nor taken by the walk);
+ * its own invariants, and how reclaim and a lock take-over find what a
+ * dead process left in it, are described there.
  */
 #include "pool.h"
 
@@ -32,33 +39,22 @@ static uint64_t new_nonce(void)
 	return x ? x : 1;
 }
 
-static inline struct blk_hdr *blk_at(const dipc_pool *p, uint64_t off)
-{
-	return (struct blk_hdr *)(p->heap + off);
-}
-
-static inline uint64_t blk_size(uint64_t word)
-{
-	return word & ~(uint64_t)(BLK_HDR - 1);
-}
-
-/* A block word read from shared memory is input: check it. */
-static inline bool blk_word_ok(const dipc_pool *p, uint64_t off, uint64_t word)
-{
-	uint64_t sz = blk_size(word);
-	return sz >= BLK_HDR && sz <= p->heap_size - off && (word & (BLK_HDR - 1) & ~BLK_USED) == 0;
-}
-
 void pool_lock(dipc_pool *p)
 {
 	if (dipc_plock_acquire(&p->shm, &p->hdr->lock) == 1) {
-		/* The last holder died: the chain is whole, the totals may not be. */
+		/* The last holder died: the chain is whole, the totals may not
+		 * be.  Cached blocks count as allocations (the cache changes
+		 * them without the lock, never between used and free); those a
+		 * dead process was moving in or out of the cache are freed. */
 		struct pool_hdr *h = p->hdr;
 		uint64_t off = 0, nallocs = 0, freeb = 0;
+		pool_cache_unclaim_dead(p);
 		while (off < p->heap_size) {
 			uint64_t w = atomic_load_explicit(&blk_at(p, off)->word, memory_order_acquire);
 			if (!blk_word_ok(p, off, w))
 				break;
+			if ((w & BLK_CACHED) && pool_cache_orphan(p, off, w))
+				w = blk_size(w);
 			if (w & BLK_USED)
 				nallocs++;
 			else
@@ -76,12 +72,21 @@ void pool_unlock(dipc_pool *p)
 	dipc_plock_release(&p->shm, &p->hdr->lock);
 }
 
+/*
+ * After room was made, wake whoever waits for it.  Most frees have no one
+ * waiting, and a write to the shared free_seq line on each of them would
+ * pull that line to every freeing core: the sequence moves only when
+ * someone sleeps.  The fence pairs with the one in dipc_pool_alloc_wait:
+ * either the waiter's retry sees our free, or we see its sleeper count.
+ */
 static void pool_notify_free(dipc_pool *p)
 {
 	struct pool_hdr *h = p->hdr;
+	atomic_thread_fence(memory_order_seq_cst);
+	if (likely(!atomic_load_explicit(&h->free_sleepers, memory_order_relaxed)))
+		return;
 	atomic_fetch_add_explicit(&h->free_seq, 1, memory_order_seq_cst);
-	if (atomic_load_explicit(&h->free_sleepers, memory_order_seq_cst))
-		dipc_os_wake(&p->shm, &h->free_seq);
+	dipc_os_wake(&p->shm, &h->free_seq);
 }
 
 /* Merge the free blocks that follow the free block at off into it. */
@@ -148,6 +153,8 @@ int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t *blk)
 		return DIPC_ENOSPC;
 	uint64_t need = DIPC_ALIGN_UP(size, BLK_HDR) + BLK_HDR;
 	struct pool_hdr *h = p->hdr;
+	if (owner && pool_cache_get(p, need, size, owner, blk) == 0)
+		return 0;
 	pool_lock(p);
 	int rc = DIPC_ENOSPC;
 	if (h->free_bytes >= need) {
@@ -158,6 +165,9 @@ int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t *blk)
 		if (rc == DIPC_ENOSPC && rover)
 			rc = take_first_fit(p, 0, p->heap_size, need, size, owner, blk);
 	}
+	/* Cached blocks of other sizes may be what stands in the way. */
+	if (rc == DIPC_ENOSPC && pool_cache_drain(p) && h->free_bytes >= need)
+		rc = take_first_fit(p, 0, p->heap_size, need, size, owner, blk);
 	pool_unlock(p);
 	return rc;
 }
@@ -168,7 +178,8 @@ int pool_check_blk(const dipc_pool *p, uint64_t blk, uint64_t *user_size)
 		return DIPC_EINVAL;
 	struct blk_hdr *b = blk_at(p, blk);
 	uint64_t w = atomic_load_explicit(&b->word, memory_order_acquire);
-	if (!(w & BLK_USED) || !blk_word_ok(p, blk, w) || b->check != (BLK_MAGIC ^ blk ^ p->nonce))
+	if ((w & (BLK_USED | BLK_CACHED)) != BLK_USED || !blk_word_ok(p, blk, w) ||
+	    b->check != (BLK_MAGIC ^ blk ^ p->nonce))
 		return DIPC_EINVAL;
 	uint64_t us = b->user_size;
 	if (us > blk_size(w) - BLK_HDR)
@@ -181,15 +192,29 @@ int pool_check_blk(const dipc_pool *p, uint64_t blk, uint64_t *user_size)
 int pool_free_raw(dipc_pool *p, uint64_t blk)
 {
 	struct pool_hdr *h = p->hdr;
-	pool_lock(p);
 	int rc = pool_check_blk(p, blk, NULL);
+	if (rc)
+		return rc;
+	rc = pool_cache_put(p, blk, atomic_load_explicit(&blk_at(p, blk)->word,
+							 memory_order_acquire));
+	if (rc <= 0) {
+		if (rc == 0)
+			pool_notify_free(p);
+		return rc;
+	}
+	pool_lock(p);
+	rc = pool_check_blk(p, blk, NULL);
 	if (rc == 0) {
 		struct blk_hdr *b = blk_at(p, blk);
 		uint64_t w = atomic_load_explicit(&b->word, memory_order_relaxed);
-		b->check = 0;
-		atomic_store_explicit(&b->word, blk_size(w), memory_order_release);
-		h->nallocs--;
-		h->free_bytes += blk_size(w);
+		/* A swap, not a store: a free racing us through the cache
+		 * (the same block freed twice at once) may have cached it. */
+		if (pool_used_to_free(b, w)) {
+			h->nallocs--;
+			h->free_bytes += blk_size(w);
+		} else {
+			rc = DIPC_EINVAL;
+		}
 	}
 	pool_unlock(p);
 	if (rc == 0)
@@ -441,6 +466,9 @@ int dipc_pool_stats(dipc_pool *pool, struct dipc_pool_stats *st)
 		return DIPC_EINVAL;
 	memset(st, 0, sizeof(*st));
 	pool_lock(pool);
+	/* Cached blocks are free space: give them back to the chain so
+	 * that the figures (and largest_free) say what an allocation gets. */
+	pool_cache_drain(pool);
 	uint64_t off = 0, run = 0, largest = 0;
 	int rc = 0;
 	while (off < pool->heap_size) {
@@ -495,18 +523,24 @@ int dipc_pool_alloc_wait(dipc_pool *pool, size_t size, int64_t timeout_ns, dipc_
 		return DIPC_EINVAL;
 	uint64_t deadline = dipc_deadline(timeout_ns);
 	struct pool_hdr *h = pool->hdr;
+	int rc = alloc_try(pool, size, mem);
+	if (rc != DIPC_ENOSPC || deadline == 0 || size > pool->heap_size - BLK_HDR)
+		return rc;
 	for (;;) {
-		uint32_t seq = atomic_load_explicit(&h->free_seq, memory_order_acquire);
-		int rc = alloc_try(pool, size, mem);
-		if (rc != DIPC_ENOSPC || deadline == 0 || size > pool->heap_size - BLK_HDR)
-			return rc;
 		int64_t left = dipc_time_left(deadline, DIPC_LIVENESS_NS);
 		if (left == 0)
 			return DIPC_ETIMEDOUT;
+		/* Announce the sleeper, then try again: a free that did not
+		 * see us (pool_notify_free) happened before this try. */
+		uint32_t seq = atomic_load_explicit(&h->free_seq, memory_order_acquire);
 		atomic_fetch_add_explicit(&h->free_sleepers, 1, memory_order_seq_cst);
-		if (atomic_load_explicit(&h->free_seq, memory_order_seq_cst) == seq)
+		atomic_thread_fence(memory_order_seq_cst);
+		rc = alloc_try(pool, size, mem);
+		if (rc == DIPC_ENOSPC)
 			dipc_os_wait(&pool->shm, &h->free_seq, seq, left);
 		atomic_fetch_sub_explicit(&h->free_sleepers, 1, memory_order_relaxed);
+		if (rc != DIPC_ENOSPC)
+			return rc;
 	}
 }
 
@@ -517,6 +551,7 @@ int dipc_pool_reclaim(dipc_pool *pool)
 	struct pool_hdr *h = pool->hdr;
 	int freed = 0, rc = 0;
 	pool_lock(pool);
+	pool_cache_unclaim_dead(pool);
 	uint64_t off = 0;
 	while (off < pool->heap_size) {
 		struct blk_hdr *b = blk_at(pool, off);
@@ -525,10 +560,16 @@ int dipc_pool_reclaim(dipc_pool *pool)
 			rc = DIPC_ECORRUPT;
 			break;
 		}
+		if (w & BLK_CACHED) {
+			/* Freed already, unless its process died moving it. */
+			if (pool_cache_orphan(pool, off, w))
+				freed++;
+			off += blk_size(w);
+			continue;
+		}
 		uint32_t owner = atomic_load_explicit(&b->owner, memory_order_relaxed);
-		if ((w & BLK_USED) && owner && !dipc_os_pid_alive(owner)) {
-			b->check = 0;
-			atomic_store_explicit(&b->word, blk_size(w), memory_order_release);
+		if ((w & BLK_USED) && owner && !dipc_os_pid_alive(owner) &&
+		    pool_used_to_free(b, w)) {
 			h->nallocs--;
 			h->free_bytes += blk_size(w);
 			freed++;

@@ -8,18 +8,39 @@
  * the chain is a single 64-bit store: a split writes the remainder's header
  * inside free space first and then commits the block's word; a merge grows
  * one word.  A process killed at any point leaves a chain that walks.
+ * A used block may also be cached (BLK_CACHED, see pool_cache.c): freed,
+ * but kept whole for reuse; the walk treats it as used.
  */
 #ifndef DIPC_POOL_H
 #define DIPC_POOL_H
 
 #include "internal.h"
 
+#include <stdlib.h>
+
 #define POOL_MAGIC   0x4c4f4f5043504944ull  /* "DIPCPOOL" */
-#define POOL_ABI     1u
+#define POOL_ABI     2u      /* 2: the block cache (BLK_CACHED, pool_hdr.cache) */
 #define POOL_HDR_SIZE 4096u
 #define BLK_HDR      64u
 #define BLK_USED     1ull
+#define BLK_CACHED   2ull    /* with BLK_USED: held by the block cache */
 #define BLK_MAGIC    0x6b6c62637069645full
+#define BLK_CACHE_MAGIC 0x6863616370696463ull
+
+/*
+ * The block cache (pool_cache.c): per size class, PC_WAYS entries that
+ * each name a freed block kept whole for the next allocation of about its
+ * size.  An entry is 0 (empty) or (block index + 1) << 32 | claimer, the
+ * index being the block's heap offset / 64 and the claimer the process
+ * that is taking the block out (0 while it rests there).  Classes split
+ * each power of two of the block size in four; blocks larger than
+ * PC_MAX_BLOCK or beyond PC_MAX_OFF (whose index would not fit) are never
+ * cached.
+ */
+#define PC_WAYS      4
+#define PC_CLASSES   73
+#define PC_MAX_BLOCK ((uint64_t)1 << 25)
+#define PC_MAX_OFF   (((uint64_t)1 << 38) - 2 * BLK_HDR)
 
 struct pool_hdr {
 	uint64_t magic;
@@ -48,7 +69,12 @@ struct pool_hdr {
 	/* Directory of channels: heap offset of the first channel header,
 	 * each holding the next; changed only under lock by single stores. */
 	_Atomic uint64_t chan_head;
+
+	/* The block cache, outside the lock; see pool_cache.c. */
+	_Alignas(DIPC_CACHELINE) _Atomic uint64_t cache[PC_CLASSES][PC_WAYS];
 };
+
+_Static_assert(sizeof(struct pool_hdr) <= POOL_HDR_SIZE, "the pool header fits its page");
 
 struct blk_hdr {
 	_Atomic uint64_t word;  /* size (multiple of 64, header included) | BLK_USED */
@@ -75,16 +101,85 @@ struct dipc_mem {
 	uint64_t size;  /* bytes in this range */
 };
 
-/* A message: a payload size and, maybe, the pool memory behind it. */
+/* A message: a payload size and, maybe, the pool memory behind it.  The
+ * handle of memory a receive put there is kept inside the message (own),
+ * saving a malloc and a free per message; dipc_msg_mem documents that the
+ * handle stays the message's, so no caller frees it. */
 struct dipc_msg {
 	dipc_mem *mem;
 	uint64_t size;
+	dipc_mem own;
 };
 
-/* Allocate under the pool lock with the given owner (0: the pool). */
+/* Give msg the handle on [off, off+size) of block blk. */
+static inline void msg_set_own(dipc_msg *msg, dipc_pool *p, uint64_t blk, uint64_t off,
+			       uint64_t size)
+{
+	msg->own.pool = p;
+	msg->own.blk = blk;
+	msg->own.off = off;
+	msg->own.size = size;
+	msg->mem = &msg->own;
+}
+
+/* Let go of msg's handle (not of the memory). */
+static inline void msg_drop_mem(dipc_msg *msg)
+{
+	if (msg->mem != &msg->own)
+		free(msg->mem);
+	msg->mem = NULL;
+}
+
+static inline struct blk_hdr *blk_at(const dipc_pool *p, uint64_t off)
+{
+	return (struct blk_hdr *)(p->heap + off);
+}
+
+static inline uint64_t blk_size(uint64_t word)
+{
+	return word & ~(uint64_t)(BLK_HDR - 1);
+}
+
+/* A block word read from shared memory is input: check it. */
+static inline bool blk_word_ok(const dipc_pool *p, uint64_t off, uint64_t word)
+{
+	uint64_t sz = blk_size(word);
+	uint64_t flags = word & (BLK_HDR - 1);
+	return sz >= BLK_HDR && sz <= p->heap_size - off &&
+	       (flags & ~(BLK_USED | BLK_CACHED)) == 0 && flags != BLK_CACHED;
+}
+
+/* Under the pool lock: make the used block b (word w) free.  A swap, as
+ * the cache may turn a used block into a cached one without the lock;
+ * false if it did. */
+static inline bool pool_used_to_free(struct blk_hdr *b, uint64_t w)
+{
+	if (!atomic_compare_exchange_strong_explicit(&b->word, &w, blk_size(w),
+			memory_order_release, memory_order_relaxed))
+		return false;
+	b->check = 0;
+	return true;
+}
+
+/* Allocate with the given owner (0: the pool): from the block cache when
+ * it has a block of the size, else under the pool lock. */
 int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t *blk);
-/* Free the block whose header is at heap offset blk. */
+/* Free the block whose header is at heap offset blk (into the cache when
+ * it has room for it). */
 int pool_free_raw(dipc_pool *p, uint64_t blk);
+
+/* The block cache (pool_cache.c). */
+int pool_cache_get(dipc_pool *p, uint64_t need, uint64_t user_size, uint32_t owner,
+		   uint64_t *blk);
+int pool_cache_put(dipc_pool *p, uint64_t blk, uint64_t word);
+/* Under the pool lock: return every resting block to the chain (and free
+ * claims of dead processes first); how many were returned. */
+int pool_cache_drain(dipc_pool *p);
+/* Under the pool lock: hand back the claims of dead processes. */
+void pool_cache_unclaim_dead(dipc_pool *p);
+/* Under the pool lock: free the cached block at off (word w) if it is in
+ * no entry and the process that held it is dead; true if freed. */
+bool pool_cache_orphan(dipc_pool *p, uint64_t off, uint64_t w);
 /* Check that blk is a block in use and return its user size. */
 int pool_check_blk(const dipc_pool *p, uint64_t blk, uint64_t *user_size);
 /* Make a handle on [off, off+size) of block blk. */

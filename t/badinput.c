@@ -529,8 +529,8 @@ static void rows_pool(struct fx *f)
 	} else {
 		row_skip("dipc_pool_attach_name", "cannot make a raw segment");
 	}
-	put64(hdr, 0x4c4f4f5043504944ull);     /* the pool magic, ABI 2 */
-	put64(hdr + 8, 2);
+	put64(hdr, 0x4c4f4f5043504944ull);     /* the pool magic, an ABI never made */
+	put64(hdr + 8, 0xffff);
 	if (raw_segment(seg, 8192, hdr, sizeof(hdr)) == 0) {
 		ROW(dipc_pool_attach_name, DIPC_EVERSION, "a pool segment of another ABI",
 		    chk_dipc_pool_attach_name(raw));

@@ -173,6 +173,26 @@ static void read_pool(const struct seg *s, struct pool_view *v)
 	v->nchannels = h->nchannels;
 	v->creator = h->creator;
 	v->creator_alive = dipc_os_pid_alive(h->creator);
+	/* Blocks resting in the pool's cache of freed blocks (lib/pool_cache.c)
+	 * are free space, though the counters hold them as allocations. */
+	const unsigned char *heap = (const unsigned char *)s->map + POOL_HDR_SIZE;
+	for (int c = 0; c < PC_CLASSES; c++) {
+		for (int i = 0; i < PC_WAYS; i++) {
+			uint64_t e = atomic_load(&h->cache[c][i]);
+			if (!e || (uint32_t)e)
+				continue;
+			uint64_t blk = ((e >> 32) - 1) * BLK_HDR;
+			if (blk >= h->heap_size)
+				continue;
+			uint64_t w = atomic_load(&((const struct blk_hdr *)(heap + blk))->word);
+			uint64_t sz = w & ~(uint64_t)(BLK_HDR - 1);
+			if ((w & (BLK_USED | BLK_CACHED)) != (BLK_USED | BLK_CACHED) ||
+			    sz < BLK_HDR || sz > h->heap_size - blk || v->nallocs == 0)
+				continue;
+			v->free_bytes += sz;
+			v->nallocs--;
+		}
+	}
 }
 
 /* Call fn for each channel in the pool's directory, checking each link. */
