@@ -51,7 +51,8 @@
  *
  * Environment: DIPC_TRIALS=n (default 200; 100 on Windows, where a
  * process costs more) sets the number of trials, spread over the five jobs;
- * DIPC_TEST_SEED=s replays the random choices of a run (not its timing).
+ * DIPC_TEST_SEED=s replays the random choices of a run (not its timing);
+ * DIPC_TRIAL_JOBS=cons,pool (say) runs only the jobs named.
  * The long run: DIPC_TRIALS=10000 t/crash_trials (make check-reliab-long).
  *
  * Figures (Linux, 2 cores shared with other work, 2026-11-23):
@@ -66,6 +67,11 @@
  *   Before the receiver recorded its ownership ahead of the wake-up call
  *   (lib/channel.c, try_recv), the same run hit the receiver window 81
  *   times in its first 3877 trials (776 of them killing a receiver).
+ *   Receivers only, DIPC_TRIALS=1000 DIPC_TRIAL_JOBS=cons, seeds 999 and
+ *   1234: the receiver window was still hit 4 times in 345 messages lost
+ *   with a dying receiver (the few instructions from the CAS to the owner
+ *   store remain), and 11 times in 285 once the pool's block cache
+ *   (lib/pool_cache.c) was merged: not yet explained.
  */
 #include "coretest.h"
 #include "msgio.h"
@@ -1174,10 +1180,18 @@ int main(int argc, char **argv)
 	dipc_log_set_handler(on_log, NULL);
 	dipc_log_set_level(DIPC_LOG_BASIC);
 
+	/* DIPC_TRIAL_JOBS=cons,pool (say) runs only those jobs. */
+	int jobs[NKINDS], njobs = 0;
+	const char *only = getenv("DIPC_TRIAL_JOBS");
+	for (int k = 0; k < NKINDS; k++)
+		if (!only || !*only || strstr(only, kind_name[k]))
+			jobs[njobs++] = k;
+	if (njobs == 0)
+		bail_out("DIPC_TRIAL_JOBS names no job (prod, cons, pool, swrite, sread)");
 	int64_t start = tc_now_ns();
 	for (long i = 0; i < trials; i++) {
 		uint64_t s = seed + (uint64_t)i;
-		run_trial((int)i, (int)(i % NKINDS), tc_rand(&s));
+		run_trial((int)i, jobs[i % njobs], tc_rand(&s));
 	}
 	double secs = (double)(tc_now_ns() - start) / 1e9;
 	dipc_log_set_level(DIPC_LOG_DISABLE);
@@ -1199,6 +1213,8 @@ int main(int argc, char **argv)
 		     (double)s->max_call / 1e6, (double)s->max_after_kill / 1e6);
 		is_int(s->failed, 0, "%s: %d trials, every check held", kind_name[k], s->trials);
 		is_int(s->kills, s->trials, "%s: every victim died by the kill", kind_name[k]);
+		if (!s->trials)
+			continue;
 		all.trials += s->trials;
 		all.kills += s->kills;
 		all.msgs += s->msgs;
@@ -1219,7 +1235,8 @@ int main(int argc, char **argv)
 	is_int(all.lost_committed, 0, "no committed message was lost");
 	ok(all.max_call <= CALL_BOUND, "every call of a survivor returned within %lld s "
 	   "(longest %.1f ms)", (long long)(CALL_BOUND / TC_SEC), (double)all.max_call / 1e6);
-	ok(trials < NKINDS * 4 || (all.msgs > 0 && all.bytes > 0 && all.rec_allocs > 0),
+	ok(trials < NKINDS * 4 || njobs < NKINDS ||
+	   (all.msgs > 0 && all.bytes > 0 && all.rec_allocs > 0),
 	   "the trials moved messages and bytes and reclaimed allocations");
 	diag("crash trials: %d trials, %d kills in %.1f s; %llu messages checked, "
 	     "%llu lost (in a dying receiver's hands), %llu duplicated, %llu committed lost; "
