@@ -203,6 +203,16 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 					make_word(lap4 + 4 + SLOT_EMPTY, 0),
 					memory_order_seq_cst, memory_order_relaxed))
 				continue;
+			/* A block taken is ours: record that before anything slow.
+			 * The wake-up call below can be a system call, and the
+			 * sender it wakes may take our core, so a receiver killed
+			 * "just after taking" is most often killed right there;
+			 * with the owner recorded first, reclaim frees the block.
+			 * Only the gap from the CAS to this store stays unowned
+			 * (dipc_pool_reclaim(3)); t/crash_window kills a receiver
+			 * at the wake-up call to hold us to it. */
+			if (kind == PAYLOAD_ALLOC && pool_check_blk(ch->pool, rb, NULL) == 0)
+				pool_set_owner(ch->pool, rb, dipc_os_pid());
 			advance(&h->head, hd);
 			notify_after_rmw(ch, &h->send_seq, &h->send_sleepers);
 			op->len = len;

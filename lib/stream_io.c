@@ -176,7 +176,8 @@ static void ring_get(dipc_stream *s, uint64_t pos, unsigned char *dst, size_t n)
  * moved if any, else the error that stopped the call. */
 static int64_t io_done(dipc_stream *s, const char *what, size_t done, size_t len, int rc)
 {
-	DIPC_LOG(DIPC_LOG_ALL, "stream %s: %s %zu of %zu bytes%s%s", s->name, what, done, len,
+	DIPC_LOG(DIPC_LOG_ALL, "stream %s: %s %llu of %llu bytes%s%s", s->name, what,
+		 (unsigned long long)done, (unsigned long long)len,
 		 rc ? ", stopped by: " : "", rc ? dipc_strerror(rc) : "");
 	return done || !rc ? (int64_t)done : rc;
 }
@@ -211,7 +212,7 @@ int64_t dipc_stream_write(dipc_stream *s, const void *buf, size_t len,
 			if (used > s->size)
 				return DIPC_ECORRUPT;
 			if (used == s->size) {
-				DIPC_LOG(DIPC_LOG_ALL, "stream %s: ring full after %zu of %zu bytes, waiting",
+				DIPC_LOG(DIPC_LOG_ALL, "stream %s: ring full after %llu of %llu bytes, waiting",
 					 s->name, done, len);
 				rc = dipc_stream_wait_(s, timeout_ns, &deadline, NULL);
 				if (rc)

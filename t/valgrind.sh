@@ -25,15 +25,18 @@
 # A process that was SIGKILLed (the crash tests do that on purpose) leaves
 # a log without a summary, which is fine.
 #
-# DIPC_TEST_SCALE is set to a small value (unless already set) so tests
-# that read it run shorter loops under valgrind's slow-down.
+# DIPC_TEST_SCALE, DIPC_TRIALS (t/crash_trials) and DIPC_STRESS_MSGS
+# (t/stress_mp) are set to small values (unless already set) so those
+# tests run shorter loops under valgrind's slow-down.
 set -u
 prog=$1
 shift
 : "${top_builddir:=.}"
 : "${top_srcdir:=.}"
 DIPC_TEST_SCALE=${DIPC_TEST_SCALE:-0.05}
-export DIPC_TEST_SCALE
+DIPC_TRIALS=${DIPC_TRIALS:-25}
+DIPC_STRESS_MSGS=${DIPC_STRESS_MSGS:-20000}
+export DIPC_TEST_SCALE DIPC_TRIALS DIPC_STRESS_MSGS
 
 logbase=$prog.vg
 rm -f "$logbase".*
