@@ -213,7 +213,7 @@ int64_t dipc_stream_write(dipc_stream *s, const void *buf, size_t len,
 				return DIPC_ECORRUPT;
 			if (used == s->size) {
 				DIPC_LOG(DIPC_LOG_ALL, "stream %s: ring full after %llu of %llu bytes, waiting",
-					 s->name, done, len);
+					 s->name, (unsigned long long)done, (unsigned long long)len);
 				rc = dipc_stream_wait_(s, timeout_ns, &deadline, NULL);
 				if (rc)
 					return io_done(s, "wrote", done, len, rc);
