@@ -10,7 +10,7 @@ if [ ! -x "$dipc" ] || [ ! -d /dev/shm ]; then
 fi
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-echo "1..16"
+echo "1..17"
 pool="t-dipc-p-$$"; stream="t-dipc-s-$$"
 tmp=$(mktemp -d)
 fifo="$tmp/ready"; mkfifo "$fifo"
@@ -53,3 +53,9 @@ mine="pool:$pool stream:$stream"
 
 "$dipc" status "$pool" 2>/dev/null; [ $? = 3 ]; ok $? "status of a missing name exits 3"
 "$dipc" frobnicate 2>/dev/null; [ $? = 2 ]; ok $? "an unknown command exits 2"
+# A segment of another kind under the same prefix is neither shown nor
+# taken for a stream.
+other="/dev/shm/dipc.x.t-dipc-o-$$"
+: >"$other" && touch -d "@$(( $(date +%s) - 10 ))" "$other"
+! "$dipc" list | grep -q "t-dipc-o-$$"; ok $? "list leaves out segments that are not pools or streams"
+rm -f "$other"

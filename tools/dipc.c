@@ -59,9 +59,14 @@ static void add_seg(const char *fname, void *arg)
 	if (strncmp(fname, DIPC_SEG_POOL, strlen(DIPC_SEG_POOL)) == 0) {
 		strcpy(s->kind, "pool");
 		snprintf(s->name, sizeof(s->name), "%s", fname + strlen(DIPC_SEG_POOL));
-	} else {
+	} else if (strncmp(fname, DIPC_SEG_STREAM, strlen(DIPC_SEG_STREAM)) == 0) {
 		strcpy(s->kind, "stream");
 		snprintf(s->name, sizeof(s->name), "%s", fname + strlen(DIPC_SEG_STREAM));
+	} else {
+		/* Not a pool or a stream (the platform tests' "dipc.t.", say):
+		 * not ours to show or remove. */
+		free(s);
+		return;
 	}
 	snprintf(s->file, sizeof(s->file), "/dev/shm/%s", fname);
 	if (stat(s->file, &s->st) != 0) {
