@@ -347,7 +347,8 @@ struct kstats {
 	uint64_t dups;           /* must stay 0 */
 	uint64_t rec_allocs, rec_bytes;
 	uint64_t leak_send, leak_recv;
-	int64_t max_call;        /* longest single call of the survivor */
+	_Atomic int64_t max_call; /* longest single call of the survivor (both
+				   * of its threads make calls) */
 	int64_t max_after_kill;  /* longest from a kill to the survivor's last call's return */
 };
 
@@ -406,8 +407,9 @@ static void tdiag(struct trial *t, const char *fmt, ...)
 static void note_call(struct trial *t, int64_t start, const char *what)
 {
 	int64_t d = tc_now_ns() - start;
-	if (d > t->st->max_call)
-		t->st->max_call = d;
+	int64_t m = atomic_load(&t->st->max_call);
+	while (d > m && !atomic_compare_exchange_weak(&t->st->max_call, &m, d))
+		;
 	if (d > CALL_BOUND)
 		TFAIL(t, "%s took %.1f s", what, (double)d / 1e9);
 }
