@@ -188,14 +188,14 @@ static void fz_make_seeds(void)
 	/* A full inline slot claiming more bytes than a block holds. */
 	n = 0;
 	b[n++] = 0;
-	PUT_PATCH(SLOT(2) + offsetof(struct slot_hdr, len), 1u << 20);
+	PUT_PATCH(SLOT(2) + offsetof(struct slot_hdr, once_len), 1u << 20);
 	fz_seed("slot-len", b, n);
 
 	/* The travelling block's reference moved off its block. */
 	n = 0;
 	b[n++] = 0;
-	PUT_PATCH(SLOT(1) + offsetof(struct slot_hdr, ref_blk), 64);
-	PUT_PATCH(SLOT(1) + offsetof(struct slot_hdr, ref_off), 0xfff0);
+	PUT_PATCH(SLOT(1) + offsetof(struct slot_hdr, once_ref_blk), 64);
+	PUT_PATCH(SLOT(1) + offsetof(struct slot_hdr, once_ref_off), 0xfff0);
 	fz_seed("slot-ref", b, n);
 
 	/* Slot stamps from another lap; a writer that died mid-send. */
@@ -208,8 +208,8 @@ static void fz_make_seeds(void)
 	/* Geometry in the header that disagrees with the handle. */
 	n = 0;
 	b[n++] = 0;
-	PUT_PATCH(ch + offsetof(struct chan_hdr, capacity), 1u << 24);
-	PUT_PATCH(ch + offsetof(struct chan_hdr, slot_size), 64);
+	PUT_PATCH(ch + offsetof(struct chan_hdr, once_capacity), 1u << 24);
+	PUT_PATCH(ch + offsetof(struct chan_hdr, once_slot_size), 64);
 	fz_seed("geometry", b, n);
 	world_end(&w);
 }

@@ -166,7 +166,7 @@ static void fz_make_seeds(void)
 	n = 0;
 	b[n++] = 0;
 	PUT_PATCH(offsetof(struct pool_hdr, free_bytes), UINT64_MAX);
-	PUT_PATCH(offsetof(struct pool_hdr, rover), 1234567);
+	PUT_PATCH(offsetof(struct pool_hdr, once_rover), 1234567);
 	PUT_PATCH(offsetof(struct pool_hdr, nchannels), UINT64_MAX);
 	SIZES();
 	fz_seed("totals", b, n);
@@ -183,7 +183,7 @@ static void fz_make_seeds(void)
 	n = 0;
 	b[n++] = 0;
 	PUT_PATCH(offsetof(struct pool_hdr, abi), 2);
-	PUT_PATCH(offsetof(struct pool_hdr, heap_size), 4096);
+	PUT_PATCH(offsetof(struct pool_hdr, once_heap_size), 4096);
 	SIZES();
 	fz_seed("header", b, n);
 	(void)ph;

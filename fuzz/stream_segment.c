@@ -160,7 +160,7 @@ static void fz_make_seeds(void)
 	/* Sizes that do not add up; another version. */
 	n = 0;
 	b[n++] = F_REOPEN;
-	PUT_PATCH(H(ring_size), 8, 1u << 30);
+	PUT_PATCH(H(once_ring_size), 8, 1u << 30);
 	PUT_PATCH(H(version), 4, 2);
 	fz_seed("sizes", b, n);
 

@@ -78,7 +78,9 @@ extern "C" {
 #define DIPC_EFOREIGN    (-17)  /* descriptor from another host */
 #define DIPC_ESYS        (-18)  /* unexpected operating-system failure */
 #define DIPC_ENAMETOOLONG (-19) /* name longer than DIPC_NAME_MAX */
-#define DIPC_ERRNO_LAST  (-19)
+#define DIPC_ELIMIT      (-20)  /* a process or system limit was reached
+				   (open files, mappings) */
+#define DIPC_ERRNO_LAST  (-20)
 
 /** dipc_strerror - a short English description of a DIPC_E* code.
  *  Never returns NULL; unknown codes give "unknown error". */
@@ -98,6 +100,13 @@ DIPC_API const char *dipc_version(void);
 /* Names of pools and streams: 1..DIPC_NAME_MAX bytes of [A-Za-z0-9._-],
  * not starting with '.'. */
 #define DIPC_NAME_MAX   63
+
+/* Opening by name joins only a segment this user owns, and (for streams)
+ * one no more open than asked for: anything else is DIPC_EPERM, so that
+ * another user cannot squat a name and receive or feed our data.  This
+ * flag, OR'ed into a stream's perm or passed to
+ * dipc_pool_attach_name_flags, opts into sharing with other users. */
+#define DIPC_SHARED 0x10000u
 
 /* No serialized descriptor is longer than this. */
 #define DIPC_SERIAL_MAX 256
@@ -187,8 +196,14 @@ DIPC_API int dipc_pool_serialize(const dipc_pool *pool, void *buf, size_t len);
 /** dipc_pool_attach - map the pool a descriptor names. */
 DIPC_API int dipc_pool_attach(const void *ser, size_t len, dipc_pool **pool);
 
-/** dipc_pool_attach_name - map the pool by its name. */
+/** dipc_pool_attach_name - map the pool by its name; DIPC_EPERM if
+ *  another user owns it. */
 DIPC_API int dipc_pool_attach_name(const char *name, dipc_pool **pool);
+
+/** dipc_pool_attach_name_flags - the same, with flags 0 or DIPC_SHARED
+ *  (accept a pool another user owns). */
+DIPC_API int dipc_pool_attach_name_flags(const char *name, unsigned flags,
+					 dipc_pool **pool);
 
 /** dipc_pool_stats - sizes and counts of the pool now. */
 DIPC_API int dipc_pool_stats(dipc_pool *pool, struct dipc_pool_stats *st);

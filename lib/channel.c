@@ -117,7 +117,7 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 					memory_order_acquire, memory_order_relaxed))
 				continue;
 			advance(&h->tail, t);
-			s->len = op->len;
+			s->once_len = op->len;
 			s->kind = (uint64_t)op->kind;
 			if (op->kind == PAYLOAD_INLINE) {
 				/* An empty message may come from NULL, and memcpy
@@ -125,8 +125,8 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 				if (op->len)
 					memcpy(slot_data(s), op->src, op->len);
 			} else {
-				s->ref_blk = op->ref_blk;
-				s->ref_off = op->ref_off;
+				s->once_ref_blk = op->ref_blk;
+				s->once_ref_off = op->ref_off;
 				/* In flight from here: no process owns it.  Until now
 				 * the sender did, so reclaim frees it if it dies. */
 				pool_set_owner(ch->pool, op->ref_blk, 0);
@@ -180,9 +180,9 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 		uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
 		uint32_t stamp = (uint32_t)(w >> 32);
 		if (stamp == lap4 + SLOT_FULL) {
-			uint64_t len = s->len;
+			uint64_t len = DIPC_SHARED_READ(s->once_len);
 			int kind = (int)s->kind;
-			uint64_t rb = s->ref_blk, ro = s->ref_off;
+			uint64_t rb = DIPC_SHARED_READ(s->once_ref_blk), ro = DIPC_SHARED_READ(s->once_ref_off);
 			bool fits = !op->peek && (kind == PAYLOAD_INLINE ? len <= op->cap && op->buf
 									 : op->take_ref || len <= op->cap);
 			bool sane = kind == PAYLOAD_ALLOC || (kind == PAYLOAD_INLINE && len <= ch->block_size);
@@ -332,21 +332,27 @@ int dipc_channel_attr_init(struct dipc_channel_attr *attr)
 	return 0;
 }
 
-static int chan_wrap(dipc_pool *pool, bool own, uint64_t off, dipc_channel **out)
+/* A channel's geometry, read once from its header (see internal.h) and
+ * checked; the handle keeps this copy and never reads the header's again. */
+struct chan_geom {
+	uint64_t cuid, capacity, block_size, slot_size, nonce;
+};
+
+static int chan_wrap(dipc_pool *pool, bool own, uint64_t off, const struct chan_geom *g,
+		     dipc_channel **out)
 {
 	dipc_channel *ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return DIPC_ENOMEM;
-	struct chan_hdr *h = pool_ptr(pool, off);
 	ch->pool = pool;
 	ch->own_pool = own;
-	ch->hdr = h;
+	ch->hdr = pool_ptr(pool, off);
 	ch->hdr_off = off;
-	ch->cuid = h->cuid;
-	ch->capacity = h->capacity;
-	ch->block_size = h->block_size;
-	ch->slot_size = h->slot_size;
-	ch->nonce = h->nonce;
+	ch->cuid = g->cuid;
+	ch->capacity = g->capacity;
+	ch->block_size = g->block_size;
+	ch->slot_size = g->slot_size;
+	ch->nonce = g->nonce;
 	*out = ch;
 	return 0;
 }
@@ -363,24 +369,31 @@ static int chan_block_ok(dipc_pool *pool, uint64_t off, uint64_t *us)
 	return 0;
 }
 
-/* Validate a channel header at heap offset off, read from shared memory. */
-static int chan_check(dipc_pool *pool, uint64_t off, uint64_t cuid, uint64_t nonce)
+/* Validate a channel header at heap offset off, read from shared memory,
+ * into g.  cuid is the id expected; nonce, if not 0, the nonce. */
+static int chan_check(dipc_pool *pool, uint64_t off, uint64_t cuid, uint64_t nonce,
+		      struct chan_geom *g)
 {
 	uint64_t us;
 	int rc = chan_block_ok(pool, off, &us);
 	if (rc)
 		return rc;
 	struct chan_hdr *h = pool_ptr(pool, off);
-	if (h->live != (CHAN_MAGIC ^ cuid) || h->cuid != cuid)
+	if (DIPC_SHARED_READ(h->live) != (CHAN_MAGIC ^ cuid) || DIPC_SHARED_READ(h->cuid) != cuid)
 		return DIPC_ENOENT;
-	if (h->abi != CHAN_ABI)
+	if (DIPC_SHARED_READ(h->abi) != CHAN_ABI)
 		return DIPC_EVERSION;
-	if (nonce && h->nonce != nonce)
+	g->cuid = cuid;
+	g->nonce = DIPC_SHARED_READ(h->nonce);
+	g->capacity = DIPC_SHARED_READ(h->once_capacity);
+	g->block_size = DIPC_SHARED_READ(h->once_block_size);
+	g->slot_size = DIPC_SHARED_READ(h->once_slot_size);
+	if (nonce && g->nonce != nonce)
 		return DIPC_ENOENT;
-	if (h->capacity == 0 || h->capacity > DIPC_CHANNEL_MAX_CAPACITY ||
-	    h->block_size == 0 || h->block_size > DIPC_CHANNEL_MAX_BLOCK_SIZE ||
-	    h->slot_size != SLOT_HDR + DIPC_ALIGN_UP(h->block_size, DIPC_CACHELINE) ||
-	    h->capacity * h->slot_size > us - sizeof(struct chan_hdr))
+	if (g->capacity == 0 || g->capacity > DIPC_CHANNEL_MAX_CAPACITY ||
+	    g->block_size == 0 || g->block_size > DIPC_CHANNEL_MAX_BLOCK_SIZE ||
+	    g->slot_size != SLOT_HDR + DIPC_ALIGN_UP(g->block_size, DIPC_CACHELINE) ||
+	    g->capacity * g->slot_size > us - sizeof(struct chan_hdr))
 		return DIPC_ECORRUPT;
 	return 0;
 }
@@ -398,11 +411,13 @@ static uint64_t dir_find(dipc_pool *pool, uint64_t cuid, uint64_t *prev)
 		/* off comes from shared memory: check where it points before
 		 * reading the id there (a broken link ends the walk). */
 		uint64_t us;
-		if (chan_block_ok(pool, off, &us) ||
-		    chan_check(pool, off, ((struct chan_hdr *)pool_ptr(pool, off))->cuid, 0))
+		struct chan_geom g;
+		if (chan_block_ok(pool, off, &us))
 			break;
 		struct chan_hdr *h = pool_ptr(pool, off);
-		if (h->cuid == cuid) {
+		if (chan_check(pool, off, DIPC_SHARED_READ(h->cuid), 0, &g))
+			break;
+		if (g.cuid == cuid) {
 			if (prev)
 				*prev = p;
 			return off;
@@ -453,10 +468,11 @@ int dipc_channel_create(dipc_pool *pool, uint64_t cuid, const struct dipc_channe
 	memset(h, 0, sizeof(*h));
 	h->cuid = cuid;
 	h->abi = CHAN_ABI;
-	h->capacity = attr->capacity;
-	h->block_size = attr->block_size;
-	h->slot_size = slot_size;
-	h->nonce = ph->nonce ^ (blk * 0x9e3779b97f4a7c15ull) ^ dipc_os_now_ns();
+	h->once_capacity = attr->capacity;
+	h->once_block_size = attr->block_size;
+	h->once_slot_size = slot_size;
+	uint64_t nonce = pool->nonce ^ (blk * 0x9e3779b97f4a7c15ull) ^ dipc_os_now_ns();
+	h->nonce = nonce;
 	for (uint64_t i = 0; i < attr->capacity; i++) {
 		struct slot_hdr *s = (struct slot_hdr *)(h->slots + i * slot_size);
 		atomic_store_explicit(&s->word, make_word(SLOT_EMPTY, 0), memory_order_relaxed);
@@ -471,7 +487,10 @@ int dipc_channel_create(dipc_pool *pool, uint64_t cuid, const struct dipc_channe
 	atomic_store(&h->next, atomic_load(&ph->chan_head));
 	atomic_store_explicit(&ph->chan_head, off, memory_order_release);
 	ph->nchannels++;
-	rc = chan_wrap(pool, false, off, ch);
+	struct chan_geom g = { .cuid = cuid, .capacity = attr->capacity,
+			       .block_size = attr->block_size, .slot_size = slot_size,
+			       .nonce = nonce };
+	rc = chan_wrap(pool, false, off, &g, ch);
 	if (rc) {
 		h->live = 0;
 		atomic_store(&ph->chan_head, atomic_load(&h->next));
@@ -512,7 +531,7 @@ static void drop_payloads(dipc_channel *ch)
 		uint32_t stamp = (uint32_t)(w >> 32);
 		if ((stamp & 3) != SLOT_FULL || s->kind != PAYLOAD_ALLOC)
 			continue;
-		uint64_t blk = s->ref_blk;
+		uint64_t blk = DIPC_SHARED_READ(s->once_ref_blk);
 		if (atomic_compare_exchange_strong(&s->word, &w, make_word(stamp + 2, 0)))
 			pool_free_raw(ch->pool, blk);
 	}
@@ -605,9 +624,10 @@ int dipc_channel_attach(const void *ser, size_t len, dipc_pool *pool, dipc_chann
 			return rc;
 		own = true;
 	}
-	rc = chan_check(pool, off, cuid, nonce);
+	struct chan_geom g;
+	rc = chan_check(pool, off, cuid, nonce, &g);
 	if (rc == 0)
-		rc = chan_wrap(pool, own, off, ch);
+		rc = chan_wrap(pool, own, off, &g, ch);
 	if (rc && own)
 		dipc_pool_detach(pool);
 	return rc;

@@ -34,10 +34,10 @@ enum { PAYLOAD_INLINE = 0, PAYLOAD_ALLOC = 1 };
 
 struct slot_hdr {
 	_Atomic uint64_t word;   /* stamp << 32 | pid */
-	uint64_t len;            /* payload bytes */
+	uint64_t once_len;       /* payload bytes */
 	uint64_t kind;           /* PAYLOAD_* */
-	uint64_t ref_blk;        /* PAYLOAD_ALLOC: the block travelling */
-	uint64_t ref_off;        /* and the payload's heap offset */
+	uint64_t once_ref_blk;   /* PAYLOAD_ALLOC: the block travelling */
+	uint64_t once_ref_off;   /* and the payload's heap offset */
 	uint64_t reserved[3];
 };
 
@@ -46,9 +46,9 @@ struct chan_hdr {
 	uint64_t cuid;
 	uint32_t abi;
 	uint32_t pad;
-	uint64_t capacity;
-	uint64_t block_size;
-	uint64_t slot_size;
+	uint64_t once_capacity;
+	uint64_t once_block_size;
+	uint64_t once_slot_size;
 	uint64_t nonce;
 	_Atomic uint64_t next;   /* directory link, see pool_hdr.chan_head */
 

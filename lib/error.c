@@ -26,6 +26,7 @@ static const char *const messages[] = {
 	[17] = "descriptor from another host",
 	[18] = "operating-system failure",
 	[19] = "name too long",
+	[20] = "a process or system limit was reached",
 };
 
 const char *dipc_strerror(int code)

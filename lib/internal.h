@@ -29,6 +29,18 @@
 # define dipc_cpu_relax() atomic_signal_fence(memory_order_seq_cst)
 #endif
 
+/*
+ * Read once.  A value in shared memory that decides an address, a length
+ * or a bound is read exactly once, through this macro, into a private
+ * variable that is then checked and used; the shared field is never read
+ * again for that purpose.  A hostile process can change the field between
+ * two reads, so a check of one read proves nothing about the next.  The
+ * macro is a single volatile load, which the compiler may neither repeat
+ * nor merge, and it marks every such read for review: t/read_once.sh
+ * fails on a plain read of a geometry field anywhere in lib/.
+ */
+#define DIPC_SHARED_READ(field) (*(const volatile __typeof__(field) *)&(field))
+
 /* Segment name prefixes, one per kind, so the tool can list them. */
 #define DIPC_SEG_POOL   "dipc.p."
 #define DIPC_SEG_STREAM "dipc.s."

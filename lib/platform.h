@@ -14,9 +14,12 @@
 struct dipc_os_shm {
 	void *addr;
 	size_t size;
-	intptr_t handle;        /* fd or HANDLE; -1 when none */
+	intptr_t handle;        /* layer's own (Windows: the map); -1 when none */
+	unsigned mode;          /* permission bits, DIPC_OS_MODE_UNKNOWN if none */
+	int other_owner;        /* 1: another user owns the segment */
 	char name[96];
 };
+#define DIPC_OS_MODE_UNKNOWN 0xffffffffu
 
 /* Create and map a new segment of exactly size bytes, zero-filled.
  * DIPC_EEXIST if the name exists, DIPC_EPERM if refused. */

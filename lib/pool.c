@@ -63,7 +63,7 @@ void pool_lock(dipc_pool *p)
 		}
 		h->nallocs = nallocs;
 		h->free_bytes = freeb;
-		h->rover = 0;
+		h->once_rover = 0;
 	}
 }
 
@@ -101,8 +101,8 @@ static uint64_t merge_forward(dipc_pool *p, uint64_t off, uint64_t word)
 			break;
 		sz += blk_size(nw);
 		atomic_store_explicit(&blk_at(p, off)->word, sz, memory_order_release);
-		if (h->rover == noff)
-			h->rover = off;
+		if (DIPC_SHARED_READ(h->once_rover) == noff)
+			h->once_rover = off;
 	}
 	return sz;
 }
@@ -133,12 +133,12 @@ static int take_first_fit(dipc_pool *p, uint64_t from, uint64_t to, uint64_t nee
 			atomic_store_explicit(&blk_at(p, off + take)->word, sz - take,
 					      memory_order_relaxed);
 		b->check = BLK_MAGIC ^ off ^ p->nonce;
-		b->user_size = user_size;
+		b->once_user_size = user_size;
 		atomic_store_explicit(&b->owner, owner, memory_order_relaxed);
 		atomic_store_explicit(&b->word, take | BLK_USED, memory_order_release);
 		h->nallocs++;
 		h->free_bytes -= take;
-		h->rover = off + take < p->heap_size ? off + take : 0;
+		h->once_rover = off + take < p->heap_size ? off + take : 0;
 		*out = off;
 		return 0;
 	}
@@ -158,7 +158,7 @@ int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t *blk)
 	pool_lock(p);
 	int rc = DIPC_ENOSPC;
 	if (h->free_bytes >= need) {
-		uint64_t rover = h->rover;
+		uint64_t rover = DIPC_SHARED_READ(h->once_rover);
 		/* Shared memory: a rover off the heap or off the 64-byte grid
 		 * (where no block header can start) means start over. */
 		if (rover >= p->heap_size || rover % BLK_HDR)
@@ -183,7 +183,7 @@ int pool_check_blk(const dipc_pool *p, uint64_t blk, uint64_t *user_size)
 	if ((w & (BLK_USED | BLK_CACHED)) != BLK_USED || !blk_word_ok(p, blk, w) ||
 	    b->check != (BLK_MAGIC ^ blk ^ p->nonce))
 		return DIPC_EINVAL;
-	uint64_t us = b->user_size;
+	uint64_t us = DIPC_SHARED_READ(b->once_user_size);
 	if (us > blk_size(w) - BLK_HDR)
 		return DIPC_ECORRUPT;
 	if (user_size)
@@ -253,24 +253,43 @@ int dipc_pool_attr_init(struct dipc_pool_attr *attr)
 	return 0;
 }
 
-static int validate_hdr(const struct dipc_os_shm *shm)
+/*
+ * Read once: the header is shared memory that any process with write
+ * access may change at any instant, so every field that decides an
+ * address or a bound is read once (DIPC_SHARED_READ) into the private
+ * copy, checked there, and only the copy is used from then on.  The
+ * heap's size is not even taken from the header: it follows from the
+ * mapping's size, which the header must merely agree with.
+ */
+struct pool_geom {
+	uint64_t heap_size;
+	uint64_t nonce;
+};
+
+static int validate_hdr(const struct dipc_os_shm *shm, struct pool_geom *g)
 {
 	const struct pool_hdr *h = shm->addr;
-	if (shm->size < POOL_HDR_SIZE + 2 * BLK_HDR || h->magic != POOL_MAGIC)
+	if (shm->size < POOL_HDR_SIZE + 2 * BLK_HDR ||
+	    DIPC_SHARED_READ(h->magic) != POOL_MAGIC)
 		return DIPC_ECORRUPT;
-	if (h->abi != POOL_ABI)
+	if (DIPC_SHARED_READ(h->abi) != POOL_ABI)
 		return DIPC_EVERSION;
-	if (h->hdr_size != POOL_HDR_SIZE || h->seg_size != shm->size ||
-	    h->heap_off != POOL_HDR_SIZE || h->heap_size != shm->size - POOL_HDR_SIZE ||
-	    h->heap_size % BLK_HDR)
+	uint64_t heap = (uint64_t)shm->size - POOL_HDR_SIZE;
+	if (DIPC_SHARED_READ(h->once_hdr_size) != POOL_HDR_SIZE ||
+	    DIPC_SHARED_READ(h->once_seg_size) != shm->size ||
+	    DIPC_SHARED_READ(h->once_heap_off) != POOL_HDR_SIZE ||
+	    DIPC_SHARED_READ(h->once_heap_size) != heap || heap % BLK_HDR)
 		return DIPC_ECORRUPT;
+	g->heap_size = heap;
+	g->nonce = DIPC_SHARED_READ(h->nonce);
 	return 0;
 }
 
 /* name is the one the caller opened or created the segment by, never the
  * copy in the header: that is shared memory anyone attached can scribble
  * on, and dipc_pool_destroy unlinks by this name. */
-static int pool_wrap(struct dipc_os_shm *shm, const char *name, dipc_pool **out)
+static int pool_wrap(struct dipc_os_shm *shm, const char *name, const struct pool_geom *g,
+		     dipc_pool **out)
 {
 	dipc_pool *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -278,8 +297,8 @@ static int pool_wrap(struct dipc_os_shm *shm, const char *name, dipc_pool **out)
 	p->shm = *shm;
 	p->hdr = shm->addr;
 	p->heap = (unsigned char *)shm->addr + POOL_HDR_SIZE;
-	p->heap_size = p->hdr->heap_size;
-	p->nonce = p->hdr->nonce;
+	p->heap_size = g->heap_size;
+	p->nonce = g->nonce;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	*out = p;
 	return 0;
@@ -316,10 +335,10 @@ int dipc_pool_create(const char *name, size_t size, const struct dipc_pool_attr 
 		return rc;
 	struct pool_hdr *h = shm.addr;
 	h->abi = POOL_ABI;
-	h->hdr_size = POOL_HDR_SIZE;
-	h->seg_size = shm.size;
-	h->heap_off = POOL_HDR_SIZE;
-	h->heap_size = heap;
+	h->once_hdr_size = POOL_HDR_SIZE;
+	h->once_seg_size = shm.size;
+	h->once_heap_off = POOL_HDR_SIZE;
+	h->once_heap_size = heap;
 	h->nonce = new_nonce();
 	h->host = dipc_os_host_id();
 	h->mode = attr->mode;
@@ -331,7 +350,8 @@ int dipc_pool_create(const char *name, size_t size, const struct dipc_pool_attr 
 	/* The magic goes last: a concurrent attacher sees a whole header or none. */
 	atomic_thread_fence(memory_order_release);
 	h->magic = POOL_MAGIC;
-	rc = pool_wrap(&shm, name, pool);
+	struct pool_geom g = { .heap_size = heap, .nonce = h->nonce };
+	rc = pool_wrap(&shm, name, &g, pool);
 	if (rc) {
 		dipc_os_shm_close(&shm);
 		dipc_os_shm_unlink(segname);
@@ -341,30 +361,47 @@ int dipc_pool_create(const char *name, size_t size, const struct dipc_pool_attr 
 	return 0;
 }
 
-static int open_by_segname(const char *segname, const char *name, dipc_pool **pool)
+static int open_by_segname(const char *segname, const char *name, unsigned flags,
+			   dipc_pool **pool)
 {
 	struct dipc_os_shm shm;
 	int rc = dipc_os_shm_open(segname, &shm);
 	if (rc)
 		return rc;
-	rc = validate_hdr(&shm);
+	struct pool_geom g;
+	/* Another user's pool under the name we asked for may be a squatter
+	 * waiting for our data: joined only on request. */
+	if (shm.other_owner && !(flags & DIPC_SHARED)) {
+		DIPC_LOG(DIPC_LOG_BASIC, "pool %s belongs to another user; refused "
+			 "(DIPC_SHARED accepts it)", name);
+		rc = DIPC_EPERM;
+	} else {
+		rc = validate_hdr(&shm, &g);
+	}
 	if (rc == 0)
-		rc = pool_wrap(&shm, name, pool);
+		rc = pool_wrap(&shm, name, &g, pool);
 	if (rc)
 		dipc_os_shm_close(&shm);
 	return rc;
 }
 
-int dipc_pool_attach_name(const char *name, dipc_pool **pool)
+int dipc_pool_attach_name_flags(const char *name, unsigned flags, dipc_pool **pool)
 {
 	if (!pool)
 		return DIPC_EINVAL;
 	*pool = NULL;
+	if (flags & ~DIPC_SHARED)
+		return DIPC_EINVAL;
 	char segname[96];
 	int rc = dipc_name_build(DIPC_SEG_POOL, name, segname, sizeof(segname));
 	if (rc)
 		return rc;
-	return open_by_segname(segname, name, pool);
+	return open_by_segname(segname, name, flags, pool);
+}
+
+int dipc_pool_attach_name(const char *name, dipc_pool **pool)
+{
+	return dipc_pool_attach_name_flags(name, 0, pool);
 }
 
 int dipc_pool_detach(dipc_pool *pool)
@@ -442,7 +479,9 @@ int pool_attach_ser(const unsigned char *b, size_t len, dipc_pool **pool)
 	name[n] = 0;
 	if (memchr(name, 0, n))
 		return DIPC_EINVAL;
-	int rc = dipc_pool_attach_name(name, pool);
+	/* A descriptor is handed over on purpose: sharing is what it is for,
+	 * and the nonce below tells the pool it names from a squatter's. */
+	int rc = dipc_pool_attach_name_flags(name, DIPC_SHARED, pool);
 	if (rc)
 		return rc;
 	if ((*pool)->nonce != nonce) {

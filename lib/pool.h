@@ -45,10 +45,10 @@
 struct pool_hdr {
 	uint64_t magic;
 	uint32_t abi;
-	uint32_t hdr_size;
-	uint64_t seg_size;
-	uint64_t heap_off;
-	uint64_t heap_size;
+	uint32_t once_hdr_size;
+	uint64_t once_seg_size;
+	uint64_t once_heap_off;
+	uint64_t once_heap_size;
 	uint64_t nonce;
 	uint64_t host;
 	uint32_t mode;
@@ -64,7 +64,7 @@ struct pool_hdr {
 	/* Guarded by lock; recomputed after a take-over. */
 	_Alignas(DIPC_CACHELINE) uint64_t nallocs;
 	uint64_t free_bytes;
-	uint64_t rover;
+	uint64_t once_rover;
 	uint64_t nchannels;
 	/* Directory of channels: heap offset of the first channel header,
 	 * each holding the next; changed only under lock by single stores. */
@@ -79,7 +79,7 @@ _Static_assert(sizeof(struct pool_hdr) <= POOL_HDR_SIZE, "the pool header fits i
 struct blk_hdr {
 	_Atomic uint64_t word;  /* size (multiple of 64, header included) | BLK_USED */
 	uint64_t check;         /* BLK_MAGIC ^ offset ^ nonce while in use */
-	uint64_t user_size;     /* bytes asked for */
+	uint64_t once_user_size; /* bytes asked for */
 	_Atomic uint32_t owner; /* process that owns it; 0: the pool or in flight */
 	uint32_t pad;
 	uint64_t reserved[4];

@@ -132,7 +132,7 @@ int pool_cache_get(dipc_pool *p, uint64_t need, uint64_t user_size, uint32_t own
 		atomic_store_explicit(&b->owner, me, memory_order_relaxed);
 		atomic_store_explicit(&ways[i], 0, memory_order_release);
 		b->check = BLK_MAGIC ^ blk ^ p->nonce;
-		b->user_size = user_size;
+		b->once_user_size = user_size;
 		atomic_store_explicit(&b->word, blk_size(w) | BLK_USED, memory_order_release);
 		if (owner != me)
 			atomic_store_explicit(&b->owner, owner, memory_order_relaxed);

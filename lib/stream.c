@@ -84,15 +84,17 @@ static void init_header(struct dipc_os_shm *shm, uint64_t ring)
 {
 	struct dipc_stream_shm *h = shm->addr;
 	h->version = DIPC_STREAM_VERSION;
-	h->hdr_size = (uint32_t)DIPC_STREAM_HDR_SIZE;
-	h->ring_size = ring;
-	h->seg_size = DIPC_STREAM_HDR_SIZE + ring;
+	h->once_hdr_size = (uint32_t)DIPC_STREAM_HDR_SIZE;
+	h->once_ring_size = ring;
+	h->once_seg_size = DIPC_STREAM_HDR_SIZE + ring;
 	atomic_store_explicit(&h->magic, DIPC_STREAM_MAGIC, memory_order_release);
 }
 
 /* 0 if the mapped segment is a sound stream, 1 if its creator has not
- * finished it yet, or an error. */
-static int check_header(const struct dipc_os_shm *shm)
+ * finished it yet, or an error.  Read once (see internal.h): each field
+ * is read one time, checked, and the ring's size handed back privately;
+ * the ring's offset is our own constant, never the header's. */
+static int check_header(const struct dipc_os_shm *shm, uint64_t *ring)
 {
 	if (shm->size < DIPC_STREAM_HDR_SIZE)
 		return DIPC_ECORRUPT;
@@ -102,28 +104,54 @@ static int check_header(const struct dipc_os_shm *shm)
 		return 1;
 	if (magic != DIPC_STREAM_MAGIC)
 		return DIPC_ECORRUPT;
-	if (h->version != DIPC_STREAM_VERSION)
+	if (DIPC_SHARED_READ(h->version) != DIPC_STREAM_VERSION)
 		return DIPC_EVERSION;
-	if (h->hdr_size != DIPC_STREAM_HDR_SIZE || h->ring_size == 0 ||
-	    h->ring_size > DIPC_STREAM_MAX_RING ||
-	    h->seg_size != h->hdr_size + h->ring_size || h->seg_size > shm->size)
+	uint64_t rs = DIPC_SHARED_READ(h->once_ring_size);
+	if (DIPC_SHARED_READ(h->once_hdr_size) != DIPC_STREAM_HDR_SIZE || rs == 0 ||
+	    rs > DIPC_STREAM_MAX_RING ||
+	    DIPC_SHARED_READ(h->once_seg_size) != DIPC_STREAM_HDR_SIZE + rs ||
+	    DIPC_STREAM_HDR_SIZE + rs > shm->size)
 		return DIPC_ECORRUPT;
 	uint64_t r = atomic_load_explicit(&h->rpos, memory_order_acquire);
 	uint64_t w = atomic_load_explicit(&h->wpos, memory_order_acquire);
-	if (w - r > h->ring_size)
+	if (w - r > rs)
 		return DIPC_ECORRUPT;
+	*ring = rs;
+	return 0;
+}
+
+/* May we join this existing segment?  Not one another user owns, nor one
+ * more open than the caller asked for, unless it opted into sharing: a
+ * squatter could otherwise take our bytes or feed us its own. */
+static int may_join(const struct dipc_os_shm *shm, const char *name, unsigned perm)
+{
+	if (perm & DIPC_SHARED)
+		return 0;
+	unsigned want = perm & 0777u;
+	if (shm->other_owner) {
+		DIPC_LOG(DIPC_LOG_BASIC, "stream %s belongs to another user; refused "
+			 "(DIPC_SHARED accepts it)", name);
+		return DIPC_EPERM;
+	}
+	if (shm->mode != DIPC_OS_MODE_UNKNOWN && (shm->mode & ~want)) {
+		DIPC_LOG(DIPC_LOG_BASIC, "stream %s has mode %03o, more open than the %03o "
+			 "asked for; refused (DIPC_SHARED accepts it)", name, shm->mode, want);
+		return DIPC_EPERM;
+	}
 	return 0;
 }
 
 /* Create the segment, or map and validate the existing one. */
-static int map_segment(const char *seg, uint64_t ring, unsigned mode,
-		       uint64_t give_up, struct dipc_os_shm *shm, bool *created)
+static int map_segment(const char *seg, const char *name, uint64_t ring, unsigned perm,
+		       uint64_t give_up, struct dipc_os_shm *shm, uint64_t *ring_out,
+		       bool *created)
 {
 	for (;;) {
 		int rc = dipc_os_shm_create(seg, (size_t)(DIPC_STREAM_HDR_SIZE + ring),
-					    mode, shm);
+					    perm & 0777u, shm);
 		if (rc == 0) {
 			init_header(shm, ring);
+			*ring_out = ring;
 			*created = true;
 			return 0;
 		}
@@ -131,7 +159,9 @@ static int map_segment(const char *seg, uint64_t ring, unsigned mode,
 			return rc;
 		rc = dipc_os_shm_open(seg, shm);
 		if (rc == 0) {
-			rc = check_header(shm);
+			rc = may_join(shm, name, perm);
+			if (rc == 0)
+				rc = check_header(shm, ring_out);
 			if (rc == 0) {
 				*created = false;
 				return 0;
@@ -220,8 +250,10 @@ int dipc_stream_open(const char *name, int role, size_t size, unsigned perm,
 	if (role != DIPC_STREAM_READ && role != DIPC_STREAM_WRITE)
 		return DIPC_EINVAL;
 	if (size == 0 || (uint64_t)size > DIPC_STREAM_MAX_RING ||
-	    size > SIZE_MAX - DIPC_STREAM_HDR_SIZE || (perm & ~0777u))
+	    size > SIZE_MAX - DIPC_STREAM_HDR_SIZE || (perm & ~(0777u | DIPC_SHARED)))
 		return DIPC_EINVAL;
+	if (!(perm & 0777u))
+		perm |= 0600u;
 
 	dipc_stream *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -239,9 +271,10 @@ int dipc_stream_open(const char *name, int role, size_t size, unsigned perm,
 
 	uint64_t give_up = dipc_os_now_ns() + OPEN_PATIENCE_NS;
 	bool created;
+	uint64_t ring = 0;
 	for (;;) {
-		rc = map_segment(s->seg, size, perm ? perm : 0600, give_up,
-				 &s->shm, &created);
+		rc = map_segment(s->seg, s->name, size, perm, give_up, &s->shm, &ring,
+				 &created);
 		if (rc)
 			goto fail;
 		s->hdr = s->shm.addr;
@@ -260,8 +293,9 @@ int dipc_stream_open(const char *name, int role, size_t size, unsigned perm,
 	}
 
 	struct dipc_stream_shm *h = s->hdr;
-	s->ring = (unsigned char *)s->shm.addr + h->hdr_size;
-	s->size = h->ring_size;
+	/* The geometry checked in map_segment, never the header's again. */
+	s->ring = (unsigned char *)s->shm.addr + DIPC_STREAM_HDR_SIZE;
+	s->size = ring;
 	if (role == DIPC_STREAM_WRITE) {
 		s->pos = atomic_load_explicit(&h->wpos, memory_order_acquire);
 		s->peer = atomic_load_explicit(&h->rpos, memory_order_acquire);

@@ -38,9 +38,9 @@ struct dipc_stream_shm {
 	/* Written by the creator before it publishes magic; read-only after. */
 	_Atomic uint64_t magic;
 	uint32_t version;
-	uint32_t hdr_size;
-	uint64_t ring_size;
-	uint64_t seg_size;
+	uint32_t once_hdr_size;
+	uint64_t once_ring_size;
+	uint64_t once_seg_size;
 
 	/* Written on open and close only. */
 	_Alignas(DIPC_CACHELINE) _Atomic uint64_t roles;

@@ -65,9 +65,9 @@ static void good(unsigned char *p, size_t size)
 {
 	struct dipc_stream_shm *h = (void *)p;
 	h->version = DIPC_STREAM_VERSION;
-	h->hdr_size = (uint32_t)DIPC_STREAM_HDR_SIZE;
-	h->ring_size = size - DIPC_STREAM_HDR_SIZE;
-	h->seg_size = size;
+	h->once_hdr_size = (uint32_t)DIPC_STREAM_HDR_SIZE;
+	h->once_ring_size = size - DIPC_STREAM_HDR_SIZE;
+	h->once_seg_size = size;
 	atomic_store(&h->magic, DIPC_STREAM_MAGIC);
 }
 
@@ -92,22 +92,22 @@ static void ring_too_big(unsigned char *p, size_t size)
 {
 	good(p, size);
 	struct dipc_stream_shm *h = (void *)p;
-	h->ring_size = 1 << 20;
-	h->seg_size = DIPC_STREAM_HDR_SIZE + h->ring_size;
+	h->once_ring_size = 1 << 20;
+	h->once_seg_size = DIPC_STREAM_HDR_SIZE + h->once_ring_size;
 }
 
 static void zero_ring(unsigned char *p, size_t size)
 {
 	good(p, size);
 	struct dipc_stream_shm *h = (void *)p;
-	h->ring_size = 0;
-	h->seg_size = DIPC_STREAM_HDR_SIZE;
+	h->once_ring_size = 0;
+	h->once_seg_size = DIPC_STREAM_HDR_SIZE;
 }
 
 static void bad_hdr(unsigned char *p, size_t size)
 {
 	good(p, size);
-	((struct dipc_stream_shm *)p)->hdr_size = 8;
+	((struct dipc_stream_shm *)p)->once_hdr_size = 8;
 }
 
 static void cursors_apart(unsigned char *p, size_t size)

@@ -167,12 +167,16 @@ static void read_pool(const struct seg *s, struct pool_view *v)
 		v->problem = "another ABI version";
 		return;
 	}
-	if (h->seg_size != s->size || h->heap_size != s->size - POOL_HDR_SIZE) {
+	/* Read once (lib/internal.h): the heap's size is the segment's, and
+	 * the header must agree with it; only that private value is used. */
+	uint64_t heap_size = s->size - POOL_HDR_SIZE;
+	if (DIPC_SHARED_READ(h->once_seg_size) != s->size ||
+	    DIPC_SHARED_READ(h->once_heap_size) != heap_size) {
 		v->problem = "sizes do not match the segment";
 		return;
 	}
 	v->valid = true;
-	v->heap_size = h->heap_size;
+	v->heap_size = heap_size;
 	v->free_bytes = h->free_bytes;
 	v->nallocs = h->nallocs;
 	v->nchannels = h->nchannels;
@@ -187,12 +191,12 @@ static void read_pool(const struct seg *s, struct pool_view *v)
 			if (!e || (uint32_t)e)
 				continue;
 			uint64_t blk = ((e >> 32) - 1) * BLK_HDR;
-			if (blk >= h->heap_size)
+			if (blk >= heap_size)
 				continue;
 			uint64_t w = atomic_load(&((const struct blk_hdr *)(heap + blk))->word);
 			uint64_t sz = w & ~(uint64_t)(BLK_HDR - 1);
 			if ((w & (BLK_USED | BLK_CACHED)) != (BLK_USED | BLK_CACHED) ||
-			    sz < BLK_HDR || sz > h->heap_size - blk || v->nallocs == 0)
+			    sz < BLK_HDR || sz > heap_size - blk || v->nallocs == 0)
 				continue;
 			v->free_bytes += sz;
 			v->nallocs--;
@@ -200,21 +204,33 @@ static void read_pool(const struct seg *s, struct pool_view *v)
 	}
 }
 
+/* A channel as the tool shows it: its geometry read once, and its header
+ * for the counters (which decide no address). */
+struct chan_view {
+	uint64_t cuid, capacity, block_size;
+	const struct chan_hdr *hdr;
+};
+
 /* Call fn for each channel in the pool's directory, checking each link. */
-static void each_channel(const struct seg *s, void (*fn)(const struct chan_hdr *, void *), void *arg)
+static void each_channel(const struct seg *s, void (*fn)(const struct chan_view *, void *), void *arg)
 {
 	const struct pool_hdr *ph = s->map;
 	const unsigned char *heap = (const unsigned char *)s->map + POOL_HDR_SIZE;
+	uint64_t heap_size = s->size - POOL_HDR_SIZE;
 	uint64_t off = atomic_load(&((struct pool_hdr *)ph)->chan_head);
 	for (uint64_t n = 0; off && n < 100000; n++) {
-		if (off % DIPC_CACHELINE || off >= ph->heap_size ||
-		    ph->heap_size - off < sizeof(struct chan_hdr))
+		if (off % DIPC_CACHELINE || off >= heap_size ||
+		    heap_size - off < sizeof(struct chan_hdr))
 			return;
 		const struct chan_hdr *c = (const struct chan_hdr *)(heap + off);
-		if (c->live != (CHAN_MAGIC ^ c->cuid) || c->capacity == 0 ||
-		    c->capacity > DIPC_CHANNEL_MAX_CAPACITY)
+		uint64_t cuid = DIPC_SHARED_READ(c->cuid);
+		uint64_t cap = DIPC_SHARED_READ(c->once_capacity);
+		if (DIPC_SHARED_READ(c->live) != (CHAN_MAGIC ^ cuid) || cap == 0 ||
+		    cap > DIPC_CHANNEL_MAX_CAPACITY)
 			return;
-		fn(c, arg);
+		struct chan_view cv = { .cuid = cuid, .capacity = cap,
+					.block_size = DIPC_SHARED_READ(c->once_block_size), .hdr = c };
+		fn(&cv, arg);
 		off = atomic_load(&((struct chan_hdr *)c)->next);
 	}
 }
@@ -270,27 +286,28 @@ static void list_one(const struct seg *s, bool first)
 	printf("%s\n", seg_stale(s) ? "  (stale)" : "");
 }
 
-static void chan_line(const struct chan_hdr *c, void *arg)
+static void chan_line(const struct chan_view *v, void *arg)
 {
+	const struct chan_hdr *c = v->hdr;
 	bool *first = arg;
 	uint64_t hd = atomic_load(&((struct chan_hdr *)c)->head);
 	uint64_t t = atomic_load(&((struct chan_hdr *)c)->tail);
 	uint64_t count = t > hd ? t - hd : 0;
-	if (count > c->capacity)
-		count = c->capacity;
+	if (count > v->capacity)
+		count = v->capacity;
 	uint32_t rs = atomic_load(&((struct chan_hdr *)c)->recv_sleepers);
 	uint32_t ss = atomic_load(&((struct chan_hdr *)c)->send_sleepers);
 	if (json) {
 		printf("%s{\"cuid\":%llu,\"count\":%llu,\"capacity\":%llu,\"block_size\":%llu,"
 		       "\"sent\":%llu,\"received\":%llu,\"waiting_receivers\":%u,\"waiting_senders\":%u}",
-		       *first ? "" : ",", (unsigned long long)c->cuid, (unsigned long long)count,
-		       (unsigned long long)c->capacity, (unsigned long long)c->block_size,
+		       *first ? "" : ",", (unsigned long long)v->cuid, (unsigned long long)count,
+		       (unsigned long long)v->capacity, (unsigned long long)v->block_size,
 		       (unsigned long long)t, (unsigned long long)hd, rs, ss);
 	} else {
 		printf("  channel %-8llu %6llu / %-6llu messages, block %llu B, %llu sent, "
 		       "waiting: %u receivers, %u senders\n",
-		       (unsigned long long)c->cuid, (unsigned long long)count,
-		       (unsigned long long)c->capacity, (unsigned long long)c->block_size,
+		       (unsigned long long)v->cuid, (unsigned long long)count,
+		       (unsigned long long)v->capacity, (unsigned long long)v->block_size,
 		       (unsigned long long)t, rs, ss);
 	}
 	*first = false;

@@ -6,13 +6,20 @@
 
 #include "stream.h"
 
-static const struct dipc_stream_shm *stream_view_hdr(const void *map, size_t size)
+/* The header if the segment is a sound stream, its ring's size (read
+ * once, lib/internal.h) in *ring. */
+static const struct dipc_stream_shm *stream_view_hdr(const void *map, size_t size,
+						     uint64_t *ring)
 {
 	const struct dipc_stream_shm *h = map;
 	if (!h || size < DIPC_STREAM_HDR_SIZE || atomic_load(&((struct dipc_stream_shm *)h)->magic) != DIPC_STREAM_MAGIC ||
-	    h->version != DIPC_STREAM_VERSION || h->seg_size != size || h->ring_size == 0 ||
-	    h->ring_size > size - DIPC_STREAM_HDR_SIZE)
+	    DIPC_SHARED_READ(h->version) != DIPC_STREAM_VERSION)
 		return NULL;
+	uint64_t rs = DIPC_SHARED_READ(h->once_ring_size);
+	if (DIPC_SHARED_READ(h->once_seg_size) != size || rs == 0 ||
+	    rs > size - DIPC_STREAM_HDR_SIZE)
+		return NULL;
+	*ring = rs;
 	return h;
 }
 
@@ -37,7 +44,8 @@ static bool role_live(uint32_t v)
 
 static bool stream_view_stale(const void *map, size_t size)
 {
-	const struct dipc_stream_shm *h = stream_view_hdr(map, size);
+	uint64_t ring;
+	const struct dipc_stream_shm *h = stream_view_hdr(map, size, &ring);
 	if (!h)
 		return true;
 	uint64_t roles = atomic_load(&((struct dipc_stream_shm *)h)->roles);
@@ -48,7 +56,8 @@ static bool stream_view_stale(const void *map, size_t size)
 static int stream_view_status(const char *name, const void *map, size_t size, bool as_json,
 			      int npids, const int *pids)
 {
-	const struct dipc_stream_shm *h = stream_view_hdr(map, size);
+	uint64_t ring;
+	const struct dipc_stream_shm *h = stream_view_hdr(map, size, &ring);
 	if (!h) {
 		if (as_json)
 			printf("{\"kind\":\"stream\",\"name\":\"%s\",\"valid\":false}\n", name);
@@ -60,7 +69,7 @@ static int stream_view_status(const char *name, const void *map, size_t size, bo
 	uint64_t roles = atomic_load(&m->roles);
 	uint64_t w = atomic_load(&m->wpos), r = atomic_load(&m->rpos);
 	uint64_t used = w >= r ? w - r : 0;
-	const char *state = used == 0 ? "empty" : used >= h->ring_size ? "full" : "normal";
+	const char *state = used == 0 ? "empty" : used >= ring ? "full" : "normal";
 	char rb[32], wb[32];
 	const char *rt = role_text(dipc_role_get(roles, DIPC_STREAM_READ), rb, sizeof(rb));
 	const char *wt = role_text(dipc_role_get(roles, DIPC_STREAM_WRITE), wb, sizeof(wb));
@@ -69,7 +78,7 @@ static int stream_view_status(const char *name, const void *map, size_t size, bo
 		       "\"read_pos\":%llu,\"write_pos\":%llu,\"buffered\":%llu,\"state\":\"%s\","
 		       "\"reader\":\"%s\",\"writer\":\"%s\",\"reader_sleeping\":%u,"
 		       "\"writer_sleeping\":%u,\"pids\":[",
-		       name, (unsigned long long)h->ring_size, (unsigned long long)r,
+		       name, (unsigned long long)ring, (unsigned long long)r,
 		       (unsigned long long)w, (unsigned long long)used, state, rt, wt,
 		       atomic_load(&m->r_sleeping), atomic_load(&m->w_sleeping));
 		for (int i = 0; i < npids; i++)
@@ -78,7 +87,7 @@ static int stream_view_status(const char *name, const void *map, size_t size, bo
 		return 0;
 	}
 	printf("stream %s: ring %llu B, %llu buffered (%s), read %llu, written %llu\n", name,
-	       (unsigned long long)h->ring_size, (unsigned long long)used, state,
+	       (unsigned long long)ring, (unsigned long long)used, state,
 	       (unsigned long long)r, (unsigned long long)w);
 	printf("  reader %s%s, writer %s%s\n", rt, atomic_load(&m->r_sleeping) ? " (sleeping)" : "",
 	       wt, atomic_load(&m->w_sleeping) ? " (sleeping)" : "");

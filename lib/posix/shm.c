@@ -33,7 +33,8 @@ static int errno_to_dipc(int e)
 	}
 }
 
-static int map_fd(int fd, size_t size, const char *name, struct dipc_os_shm *out)
+static int map_fd(int fd, size_t size, const char *name, const struct stat *st,
+		  struct dipc_os_shm *out)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
@@ -44,6 +45,8 @@ static int map_fd(int fd, size_t size, const char *name, struct dipc_os_shm *out
 	out->addr = p;
 	out->size = size;
 	out->handle = fd;
+	out->mode = (unsigned)(st->st_mode & 0777);
+	out->other_owner = st->st_uid != geteuid();
 	snprintf(out->name, sizeof(out->name), "%s", name);
 	return 0;
 }
@@ -65,7 +68,8 @@ int dipc_os_shm_create(const char *name, size_t size, unsigned mode,
 		shm_unlink(path);
 		return rc;
 	}
-	rc = map_fd(fd, size, name, out);
+	struct stat st = { .st_mode = mode, .st_uid = geteuid() };
+	rc = map_fd(fd, size, name, &st, out);
 	if (rc)
 		shm_unlink(path);
 	return rc;
@@ -91,7 +95,7 @@ int dipc_os_shm_open(const char *name, struct dipc_os_shm *out)
 		close(fd);
 		return DIPC_ECORRUPT;
 	}
-	return map_fd(fd, (size_t)st.st_size, name, out);
+	return map_fd(fd, (size_t)st.st_size, name, &st, out);
 }
 
 void dipc_os_shm_close(struct dipc_os_shm *shm)

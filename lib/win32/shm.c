@@ -238,6 +238,10 @@ static void fill(struct dipc_os_shm *out, struct dipc_w32_map *m, size_t size,
 	out->addr = (char *)m->hdr + DIPC_W32_HDR;
 	out->size = size;
 	out->handle = (intptr_t)m;
+	/* Sections carry no mode bits (see above); the owner check is left
+	 * to the session: Local\ names are seen by this logon session only. */
+	out->mode = DIPC_OS_MODE_UNKNOWN;
+	out->other_owner = 0;
 	snprintf(out->name, sizeof(out->name), "%s", name);
 }
 
