@@ -1,6 +1,55 @@
 /*
  * channel.c - channels in pools: create, attach, destroy, poll, and the
  * lock-free slot protocol described in channel.h.
+ *
+ * The crash rules, and why the protocol keeps each whoever is killed,
+ * stopped or hostile (the same rules bind any new ring):
+ *
+ * 1. A dead producer never stalls the ring and its half-written message is
+ *    never delivered.  A producer owns a slot from its CAS EMPTY(lap) ->
+ *    WRITING(lap)|pid until its release store of FULL(lap).  Anyone who
+ *    finds WRITING with a dead pid (checked only on the slow path: a
+ *    sleeper's nap ended, a try-once call, poll) moves it to SKIP by CAS;
+ *    consumers pass SKIP without delivering it and producers reuse it.
+ *
+ * 2. Exactly once, whoever dies.  A message held in the slot is copied out
+ *    first and taken by one CAS FULL(lap) -> EMPTY(lap+1): a consumer
+ *    killed before the CAS leaves the message whole to the next one; one
+ *    killed after it had taken it (and it was lost with it, which is the
+ *    only loss a consumer's death can cause).  Two consumers racing for one
+ *    slot: one CAS wins.  A message travelling in a pool allocation is
+ *    taken in two steps: CAS FULL(lap) -> TAKING(lap)|pid, then the
+ *    consumer makes the block its own (pool_claim_owner), then CAS
+ *    TAKING(lap)|pid -> EMPTY(lap+1).  A consumer found dead in TAKING is
+ *    undone (CAS back to FULL) and the message goes to the next consumer;
+ *    it had not returned the message to anyone.
+ *
+ * 3. No allocation is lost (the "flight" record).  A block sent by
+ *    reference keeps its sender as owner; before committing, the sender
+ *    records in the block where it travels (channel header offset, ring
+ *    position).  dipc_pool_reclaim frees a block of a dead owner only if
+ *    that channel does not hold it at that position (FULL or TAKING with
+ *    the slot naming the block, chan_holds_block).  So a sender killed
+ *    before its commit leaves a block reclaim frees (the slot is skipped);
+ *    one killed after leaves it to the receiver; a receiver killed in
+ *    TAKING leaves it in the channel; one killed after its final CAS owns
+ *    it, and reclaim frees it.  The owner moves by CAS only (claim and
+ *    reclaim), so a live claimer and reclaim never both win.
+ *
+ * 4. No lost wake-up, and no trace of the dead.  A waiter joins the
+ *    channel side's waiter set (a seq_cst RMW), issues a fence and looks
+ *    at the ring again before it sleeps on the sequence word; a process
+ *    that made progress orders it before its load of the set (notify).
+ *    Either the waiter sees the progress or the waker sees the waiter and
+ *    bumps the sequence, which makes the sleep return.  Sleeps last at
+ *    most DIPC_LIVENESS_NS; a waiter killed asleep is struck off the set
+ *    by whoever next finds it dead (waiters.c), so the wake-up system
+ *    call stops being made.
+ *
+ * 5. Read once.  A slot's length, kind and reference are read once into
+ *    locals, checked (the length against the private block size, the
+ *    reference with pool_check_blk) and only the locals are used; the
+ *    geometry of the ring is the handle's private copy.
  */
 #include "channel.h"
 
@@ -19,9 +68,10 @@ static inline unsigned char *slot_data(struct slot_hdr *s)
 	return (unsigned char *)s + SLOT_HDR;
 }
 
-static inline uint32_t lap4_of(const dipc_channel *ch, uint64_t pos)
+/* The stamp base of position pos: its lap times SLOT_STATES. */
+static inline uint32_t lap_of(const dipc_channel *ch, uint64_t pos)
 {
-	return (uint32_t)(pos / ch->capacity) * 4u;
+	return (uint32_t)(pos / ch->capacity) * SLOT_STATES;
 }
 
 static inline uint64_t make_word(uint32_t stamp, uint32_t pid)
@@ -46,28 +96,28 @@ static inline void advance(_Atomic uint64_t *ctr, uint64_t pos)
 
 /*
  * After making progress, wake the other side if any of it sleeps.  This
- * is one half of a Dekker pattern whose other half is in chan_wait (count
- * the sleeper, fence, look at the slot again): the step that made the
- * progress must be ordered before the load of the sleeper count.  When
- * that step was a seq_cst read-modify-write (the consumer's commit), the
- * seq_cst load is enough: both are in the single total order, after the
- * sleeper's fence or before it (on x86 the locked instruction already
- * orders, and no fence is emitted).  After a plain store (the producer's
- * commit) a fence is needed.
+ * is one half of a Dekker pattern whose other half is in chan_wait (join
+ * the waiters, fence, look at the slot again): the step that made the
+ * progress must be ordered before the load of the waiter set.  When that
+ * step was a seq_cst read-modify-write (a consumer's commit), the seq_cst
+ * load is enough: both are in the single total order, after the waiter's
+ * fence or before it (on x86 the locked instruction already orders, and no
+ * fence is emitted).  After a plain store (the producer's commit) a fence
+ * is needed.
  */
 static inline void notify_after_rmw(dipc_channel *ch, _Atomic uint32_t *seq,
-				    _Atomic uint32_t *sleepers)
+				    struct dipc_waiters *w)
 {
-	if (unlikely(atomic_load_explicit(sleepers, memory_order_seq_cst))) {
+	if (unlikely(dipc_waiters_any(w))) {
 		atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
-		dipc_os_wake(&ch->pool->shm, seq);
+		dipc_waiters_wake(w, &ch->pool->shm, seq);
 	}
 }
 
-static inline void notify(dipc_channel *ch, _Atomic uint32_t *seq, _Atomic uint32_t *sleepers)
+static inline void notify(dipc_channel *ch, _Atomic uint32_t *seq, struct dipc_waiters *w)
 {
 	atomic_thread_fence(memory_order_seq_cst);
-	notify_after_rmw(ch, seq, sleepers);
+	notify_after_rmw(ch, seq, w);
 }
 
 /*
@@ -76,13 +126,15 @@ static inline void notify(dipc_channel *ch, _Atomic uint32_t *seq, _Atomic uint3
  * counter still reads pos: stamping position pos + capacity takes a
  * counter that has reached it, and counters only grow.  Such a stamp is
  * corruption, and chasing it would walk the counter through the whole
- * 32-bit stamp space, one slot at a time.  The counter is read again
- * after the slot, so a caller that merely fell behind is not fooled.
+ * 32-bit stamp space, one slot at a time; so is a state no protocol step
+ * writes.  The counter is read again after the slot, so a caller that
+ * merely fell behind is not fooled.
  */
-static inline bool stamp_impossible(uint32_t stamp, uint32_t lap4, _Atomic uint64_t *ctr,
+static inline bool stamp_impossible(uint32_t stamp, uint32_t lap, _Atomic uint64_t *ctr,
 				    uint64_t pos)
 {
-	return (int32_t)(stamp - lap4) >= 8 &&
+	return ((stamp % SLOT_STATES) > SLOT_TAKING ||
+		(int32_t)(stamp - lap) >= (int32_t)(2 * SLOT_STATES)) &&
 	       atomic_load_explicit(ctr, memory_order_acquire) == pos;
 }
 
@@ -104,16 +156,16 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 			return DIPC_EDESTROYED;
 		uint64_t t = atomic_load_explicit(&h->tail, memory_order_acquire);
 		struct slot_hdr *s = slot_at(ch, t);
-		uint32_t lap4 = lap4_of(ch, t);
+		uint32_t lap = lap_of(ch, t);
 		uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
 		uint32_t stamp = (uint32_t)(w >> 32);
 		/* A slot skipped in the previous lap (its producer died) holds
 		 * nothing: take it as if a consumer had passed it, so a dead
 		 * producer costs no capacity while no consumer comes by.
 		 * Consumers still at that lap find it a lap ahead and move on. */
-		if (stamp == lap4 + SLOT_EMPTY || stamp == lap4 - 4 + SLOT_SKIP) {
+		if (stamp == lap + SLOT_EMPTY || stamp == lap - SLOT_STATES + SLOT_SKIP) {
 			if (!atomic_compare_exchange_weak_explicit(&s->word, &w,
-					make_word(lap4 + SLOT_WRITING, me),
+					make_word(lap + SLOT_WRITING, me),
 					memory_order_acquire, memory_order_relaxed))
 				continue;
 			advance(&h->tail, t);
@@ -127,29 +179,29 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 			} else {
 				s->once_ref_blk = op->ref_blk;
 				s->once_ref_off = op->ref_off;
-				/* In flight from here: no process owns it.  Until now
-				 * the sender did, so reclaim frees it if it dies. */
-				pool_set_owner(ch->pool, op->ref_blk, 0);
+				/* Rule 3: where it travels, before the commit; the
+				 * sender stays its owner. */
+				pool_set_flight(ch->pool, op->ref_blk, ch->hdr_off, t);
 			}
-			atomic_store_explicit(&s->word, make_word(lap4 + SLOT_FULL, 0),
+			atomic_store_explicit(&s->word, make_word(lap + SLOT_FULL, 0),
 					      memory_order_release);
-			notify(ch, &h->recv_seq, &h->recv_sleepers);
+			notify(ch, &h->recv_seq, &h->recv_waiters);
 			return 0;
 		}
-		if ((int32_t)(stamp - lap4) < 0) {
+		if ((int32_t)(stamp - lap) < 0) {
 			/* Still the previous lap's: full, unless tail moved on. */
 			if (atomic_load_explicit(&h->tail, memory_order_acquire) != t)
 				continue;
-			if (slow && stamp == lap4 - 4 + SLOT_WRITING &&
+			if (slow && stamp == lap - SLOT_STATES + SLOT_WRITING &&
 			    !dipc_os_pid_alive((uint32_t)w)) {
 				/* Its producer died mid-write: let consumers pass it. */
 				atomic_compare_exchange_strong(&s->word, &w,
-						make_word(lap4 - 4 + SLOT_SKIP, 0));
+						make_word(lap - SLOT_STATES + SLOT_SKIP, 0));
 				continue;
 			}
 			return DIPC_EFULL;
 		}
-		if (stamp_impossible(stamp, lap4, &h->tail, t))
+		if (stamp_impossible(stamp, lap, &h->tail, t))
 			return DIPC_ECORRUPT;
 		advance(&h->tail, t);
 	}
@@ -166,7 +218,22 @@ struct recv_op {
 	uint64_t len;
 	int kind;
 	uint64_t ref_blk, ref_off;
+	bool ref_ok;        /* PAYLOAD_ALLOC: the block is ours (claimed) */
 };
+
+/* Rule 2, second half: the slot is ours in TAKING; make the block ours,
+ * then let the slot go.  false if the slot was taken from us (only a
+ * hostile write does that). */
+static bool take_alloc(dipc_channel *ch, struct slot_hdr *s, uint64_t taking, uint32_t lap,
+		       struct recv_op *op)
+{
+	op->ref_ok = pool_check_blk(ch->pool, op->ref_blk, NULL) == 0 &&
+		     pool_claim_owner(ch->pool, op->ref_blk);
+	/* seq_cst: the Dekker store of the notify in the caller. */
+	return atomic_compare_exchange_strong_explicit(&s->word, &taking,
+			make_word(lap + SLOT_STATES + SLOT_EMPTY, 0),
+			memory_order_seq_cst, memory_order_relaxed);
+}
 
 static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 {
@@ -176,13 +243,14 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 			return DIPC_EDESTROYED;
 		uint64_t hd = atomic_load_explicit(&h->head, memory_order_acquire);
 		struct slot_hdr *s = slot_at(ch, hd);
-		uint32_t lap4 = lap4_of(ch, hd);
+		uint32_t lap = lap_of(ch, hd);
 		uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
 		uint32_t stamp = (uint32_t)(w >> 32);
-		if (stamp == lap4 + SLOT_FULL) {
+		if (stamp == lap + SLOT_FULL) {
 			uint64_t len = DIPC_SHARED_READ(s->once_len);
-			int kind = (int)s->kind;
-			uint64_t rb = DIPC_SHARED_READ(s->once_ref_blk), ro = DIPC_SHARED_READ(s->once_ref_off);
+			int kind = (int)DIPC_SHARED_READ(s->kind);
+			uint64_t rb = DIPC_SHARED_READ(s->once_ref_blk);
+			uint64_t ro = DIPC_SHARED_READ(s->once_ref_off);
 			bool fits = !op->peek && (kind == PAYLOAD_INLINE ? len <= op->cap && op->buf
 									 : op->take_ref || len <= op->cap);
 			bool sane = kind == PAYLOAD_ALLOC || (kind == PAYLOAD_INLINE && len <= ch->block_size);
@@ -194,55 +262,61 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 				op->len = len;
 				return sane ? DIPC_EMSGSIZE : DIPC_ECORRUPT;
 			}
-			/* Not for 0 bytes: the buffer of an empty receive may be NULL. */
-			if (kind == PAYLOAD_INLINE && len)
-				memcpy(op->buf, slot_data(s), len);
-			/* seq_cst: this commit is the Dekker store of the
-			 * notify below (see notify_after_rmw). */
-			if (!atomic_compare_exchange_strong_explicit(&s->word, &w,
-					make_word(lap4 + 4 + SLOT_EMPTY, 0),
-					memory_order_seq_cst, memory_order_relaxed))
-				continue;
-			/* A block taken is ours: record that before anything slow.
-			 * The wake-up call below can be a system call, and the
-			 * sender it wakes may take our core, so a receiver killed
-			 * "just after taking" is most often killed right there;
-			 * with the owner recorded first, reclaim frees the block.
-			 * Only the gap from the CAS to this store stays unowned
-			 * (dipc_pool_reclaim(3)); t/crash_window kills a receiver
-			 * at the wake-up call to hold us to it. */
-			if (kind == PAYLOAD_ALLOC && pool_check_blk(ch->pool, rb, NULL) == 0)
-				pool_set_owner(ch->pool, rb, dipc_os_pid());
+			if (kind == PAYLOAD_INLINE) {
+				/* Not for 0 bytes: the buffer of an empty receive
+				 * may be NULL. */
+				if (len)
+					memcpy(op->buf, slot_data(s), len);
+				/* seq_cst: the Dekker store of the notify below
+				 * (see notify_after_rmw). */
+				if (!atomic_compare_exchange_strong_explicit(&s->word, &w,
+						make_word(lap + SLOT_STATES + SLOT_EMPTY, 0),
+						memory_order_seq_cst, memory_order_relaxed))
+					continue;
+			} else {
+				uint64_t taking = make_word(lap + SLOT_TAKING, dipc_os_pid());
+				if (!atomic_compare_exchange_strong_explicit(&s->word, &w, taking,
+						memory_order_acquire, memory_order_relaxed))
+					continue;
+				op->ref_blk = rb;
+				if (!take_alloc(ch, s, taking, lap, op))
+					return DIPC_ECORRUPT;
+			}
 			advance(&h->head, hd);
-			notify_after_rmw(ch, &h->send_seq, &h->send_sleepers);
+			notify_after_rmw(ch, &h->send_seq, &h->send_waiters);
 			op->len = len;
 			op->kind = kind;
 			op->ref_blk = rb;
 			op->ref_off = ro;
 			return 0;
 		}
-		if (stamp == lap4 + SLOT_SKIP) {
-			if (atomic_compare_exchange_strong(&s->word, &w, make_word(lap4 + 4 + SLOT_EMPTY, 0))) {
+		if (stamp == lap + SLOT_SKIP) {
+			if (atomic_compare_exchange_strong(&s->word, &w,
+					make_word(lap + SLOT_STATES + SLOT_EMPTY, 0))) {
 				advance(&h->head, hd);
-				notify_after_rmw(ch, &h->send_seq, &h->send_sleepers);
+				notify_after_rmw(ch, &h->send_seq, &h->send_waiters);
 			}
 			continue;
 		}
-		if (stamp == lap4 + SLOT_WRITING) {
+		if (stamp == lap + SLOT_WRITING || stamp == lap + SLOT_TAKING) {
 			if (slow && !dipc_os_pid_alive((uint32_t)w)) {
-				DIPC_LOG(DIPC_LOG_BASIC, "channel %llu: producer %u died mid-send; slot skipped",
-					 (unsigned long long)ch->cuid, (unsigned)(uint32_t)w);
-				atomic_compare_exchange_strong(&s->word, &w, make_word(lap4 + SLOT_SKIP, 0));
+				bool writing = stamp == lap + SLOT_WRITING;
+				DIPC_LOG(DIPC_LOG_BASIC, "channel %llu: %s %u died %s; %s",
+					 (unsigned long long)ch->cuid, writing ? "producer" : "consumer",
+					 (unsigned)(uint32_t)w, writing ? "mid-send" : "taking a message",
+					 writing ? "slot skipped" : "message put back");
+				atomic_compare_exchange_strong(&s->word, &w,
+						make_word(lap + (writing ? SLOT_SKIP : SLOT_FULL), 0));
 				continue;
 			}
 			return DIPC_EEMPTY;
 		}
-		if ((int32_t)(stamp - lap4) <= 0) {
+		if ((int32_t)(stamp - lap) <= 0) {
 			if (atomic_load_explicit(&h->head, memory_order_acquire) != hd)
 				continue;
 			return DIPC_EEMPTY;
 		}
-		if (stamp_impossible(stamp, lap4, &h->head, hd))
+		if (stamp_impossible(stamp, lap, &h->head, hd))
 			return DIPC_ECORRUPT;
 		advance(&h->head, hd);
 	}
@@ -265,7 +339,7 @@ static int chan_wait(dipc_channel *ch, bool sending, int mode, int64_t timeout,
 	uint64_t deadline = dipc_deadline(timeout);
 	struct chan_hdr *h = ch->hdr;
 	_Atomic uint32_t *seq = sending ? &h->send_seq : &h->recv_seq;
-	_Atomic uint32_t *sleepers = sending ? &h->send_sleepers : &h->recv_sleepers;
+	struct dipc_waiters *ws = sending ? &h->send_waiters : &h->recv_waiters;
 	bool slow = false;
 	unsigned spins = 0;
 	uint64_t spin_start = 0;
@@ -296,12 +370,26 @@ static int chan_wait(dipc_channel *ch, bool sending, int mode, int64_t timeout,
 		if (left == 0)
 			return DIPC_ETIMEDOUT;
 		uint32_t v = atomic_load_explicit(seq, memory_order_acquire);
-		atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+		int slot = dipc_waiters_join(ws);
 		atomic_thread_fence(memory_order_seq_cst);
 		rc = fn(ch, op, slow);
-		if (rc == busy && dipc_os_wait(&ch->pool->shm, seq, v, left) == DIPC_ETIMEDOUT)
-			slow = true;
-		atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
+		if (rc == busy) {
+			int wr;
+			if (slot >= 0) {
+				wr = dipc_os_wait(&ch->pool->shm, seq, v, left);
+			} else {
+				/* Every entry taken: nap, never sleep unannounced. */
+				dipc_os_sleep_ns(left < 1000000 ? (uint64_t)left : 1000000);
+				wr = 0;
+			}
+			if (wr == DIPC_ETIMEDOUT) {
+				/* A nap without a wake-up: look for the dead, on
+				 * the ring and among the other sleepers. */
+				slow = true;
+				dipc_waiters_repair(ws);
+			}
+		}
+		dipc_waiters_leave(ws, slot);
 		if (rc != busy)
 			return rc;
 		rc = fn(ch, op, slow);
@@ -453,16 +541,19 @@ int dipc_channel_create(dipc_pool *pool, uint64_t cuid, const struct dipc_channe
 	struct pool_hdr *ph = pool->hdr;
 	int rc;
 	uint64_t blk;
-	pool_lock(pool);
+	uint64_t deadline = dipc_os_now_ns() + DIPC_LOCK_PATIENCE_NS;
+	rc = pool_lock(pool, deadline);
+	if (rc)
+		return DIPC_EBUSY;
 	if (dir_find(pool, cuid, NULL)) {
 		rc = DIPC_EEXIST;
 		goto out;
 	}
 	pool_unlock(pool);
 	/* The allocator takes the lock itself; create under a second pass. */
-	rc = pool_alloc_raw(pool, bytes, 0, &blk);
+	rc = pool_alloc_raw(pool, bytes, 0, deadline, &blk);
 	if (rc)
-		return rc;
+		return rc == DIPC_ETIMEDOUT ? DIPC_EBUSY : rc;
 	uint64_t off = blk + BLK_HDR;
 	struct chan_hdr *h = pool_ptr(pool, off);
 	memset(h, 0, sizeof(*h));
@@ -477,7 +568,10 @@ int dipc_channel_create(dipc_pool *pool, uint64_t cuid, const struct dipc_channe
 		struct slot_hdr *s = (struct slot_hdr *)(h->slots + i * slot_size);
 		atomic_store_explicit(&s->word, make_word(SLOT_EMPTY, 0), memory_order_relaxed);
 	}
-	pool_lock(pool);
+	if (pool_lock(pool, deadline)) {
+		pool_free_raw(pool, blk);
+		return DIPC_EBUSY;
+	}
 	if (dir_find(pool, cuid, NULL)) {
 		pool_unlock(pool);
 		pool_free_raw(pool, blk);
@@ -522,17 +616,27 @@ int dipc_channel_detach(dipc_channel *ch)
 /* Free the payloads that travel in allocations and are still waiting in
  * the slots: once the channel is gone nobody can take them.  A consumer
  * already inside try_recv races us for a slot with the same CAS, so each
- * block is freed by exactly one side. */
+ * block is freed by exactly one side; a consumer found dead in TAKING is
+ * undone first, as a receive would. */
 static void drop_payloads(dipc_channel *ch)
 {
 	for (uint64_t i = 0; i < ch->capacity; i++) {
 		struct slot_hdr *s = (struct slot_hdr *)(ch->hdr->slots + i * ch->slot_size);
 		uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
 		uint32_t stamp = (uint32_t)(w >> 32);
-		if ((stamp & 3) != SLOT_FULL || s->kind != PAYLOAD_ALLOC)
+		uint32_t lap = stamp - stamp % SLOT_STATES;
+		if (stamp % SLOT_STATES == SLOT_TAKING && !dipc_os_pid_alive((uint32_t)w)) {
+			uint64_t full = make_word(lap + SLOT_FULL, 0);
+			if (!atomic_compare_exchange_strong(&s->word, &w, full))
+				continue;
+			w = full;
+			stamp = lap + SLOT_FULL;
+		}
+		if (stamp % SLOT_STATES != SLOT_FULL || DIPC_SHARED_READ(s->kind) != PAYLOAD_ALLOC)
 			continue;
 		uint64_t blk = DIPC_SHARED_READ(s->once_ref_blk);
-		if (atomic_compare_exchange_strong(&s->word, &w, make_word(stamp + 2, 0)))
+		if (atomic_compare_exchange_strong(&s->word, &w,
+				make_word(lap + SLOT_STATES + SLOT_EMPTY, 0)))
 			pool_free_raw(ch->pool, blk);
 	}
 }
@@ -545,10 +649,12 @@ int dipc_channel_destroy(dipc_channel *ch)
 		return DIPC_EBUSY;
 	dipc_pool *pool = ch->pool;
 	struct chan_hdr *h = ch->hdr;
-	pool_lock(pool);
+	/* A lock that a live process keeps: the handle stays, to retry. */
+	int rc = pool_lock_patient(pool);
+	if (rc)
+		return rc;
 	uint64_t prev = 0;
 	uint64_t off = dir_find(pool, ch->cuid, &prev);
-	int rc = 0;
 	if (off != ch->hdr_off || h->nonce != ch->nonce) {
 		rc = DIPC_EDESTROYED;
 	} else {
@@ -565,14 +671,35 @@ int dipc_channel_destroy(dipc_channel *ch)
 		/* Waiters wake, see the channel gone and fail. */
 		atomic_fetch_add(&h->recv_seq, 1);
 		atomic_fetch_add(&h->send_seq, 1);
-		dipc_os_wake(&pool->shm, &h->recv_seq);
-		dipc_os_wake(&pool->shm, &h->send_seq);
+		dipc_waiters_wake(&h->recv_waiters, &pool->shm, &h->recv_seq);
+		dipc_waiters_wake(&h->send_waiters, &pool->shm, &h->send_seq);
 		drop_payloads(ch);
 		pool_free_raw(pool, ch->hdr_off - BLK_HDR);
 		DIPC_LOG(DIPC_LOG_BASIC, "channel %llu destroyed", (unsigned long long)ch->cuid);
 	}
 	dipc_channel_detach(ch);
 	return rc;
+}
+
+bool chan_holds_block(dipc_pool *p, uint64_t blk)
+{
+	struct blk_hdr *b = blk_at(p, blk);
+	uint64_t off = atomic_load_explicit(&b->once_flight_chan, memory_order_relaxed);
+	uint64_t pos = atomic_load_explicit(&b->once_flight_pos, memory_order_relaxed);
+	uint64_t us;
+	struct chan_geom g;
+	/* The record is input like the rest of the segment: it must name a
+	 * live channel, checked as an attach checks it. */
+	if (off == 0 || chan_block_ok(p, off, &us))
+		return false;
+	struct chan_hdr *h = pool_ptr(p, off);
+	if (chan_check(p, off, DIPC_SHARED_READ(h->cuid), 0, &g))
+		return false;
+	struct slot_hdr *s = (struct slot_hdr *)(h->slots + (pos % g.capacity) * g.slot_size);
+	uint32_t lap = (uint32_t)(pos / g.capacity) * SLOT_STATES;
+	uint32_t stamp = (uint32_t)(atomic_load_explicit(&s->word, memory_order_acquire) >> 32);
+	return (stamp == lap + SLOT_FULL || stamp == lap + SLOT_TAKING) &&
+	       DIPC_SHARED_READ(s->once_ref_blk) == blk;
 }
 
 /* Descriptor: magic u32 + abi u32, cuid, header offset, nonce, pool descriptor. */
@@ -682,10 +809,11 @@ static int poll_now(dipc_channel *ch)
 	uint64_t t = atomic_load_explicit(&h->tail, memory_order_acquire);
 	struct slot_hdr *s = slot_at(ch, hd);
 	uint32_t st = (uint32_t)(atomic_load_explicit(&s->word, memory_order_acquire) >> 32);
-	bool readable = st == lap4_of(ch, hd) + SLOT_FULL;
+	bool readable = st == lap_of(ch, hd) + SLOT_FULL;
 	s = slot_at(ch, t);
 	st = (uint32_t)(atomic_load_explicit(&s->word, memory_order_acquire) >> 32);
-	bool writable = st == lap4_of(ch, t) + SLOT_EMPTY || st == lap4_of(ch, t) - 4 + SLOT_SKIP;
+	bool writable = st == lap_of(ch, t) + SLOT_EMPTY ||
+			st == lap_of(ch, t) - SLOT_STATES + SLOT_SKIP;
 	int ev = 0;
 	if (readable)
 		ev |= DIPC_POLL_READABLE;
@@ -709,10 +837,11 @@ static void poll_pass_dead(dipc_channel *ch)
 	struct chan_hdr *h = ch->hdr;
 	uint64_t t = atomic_load_explicit(&h->tail, memory_order_acquire);
 	struct slot_hdr *s = slot_at(ch, t);
-	uint32_t lap4 = lap4_of(ch, t);
+	uint32_t lap = lap_of(ch, t);
 	uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
-	if ((uint32_t)(w >> 32) == lap4 - 4 + SLOT_WRITING && !dipc_os_pid_alive((uint32_t)w))
-		atomic_compare_exchange_strong(&s->word, &w, make_word(lap4 - 4 + SLOT_SKIP, 0));
+	if ((uint32_t)(w >> 32) == lap - SLOT_STATES + SLOT_WRITING && !dipc_os_pid_alive((uint32_t)w))
+		atomic_compare_exchange_strong(&s->word, &w,
+				make_word(lap - SLOT_STATES + SLOT_SKIP, 0));
 }
 
 int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns)
@@ -725,7 +854,7 @@ int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns)
 	bool on_recv = events & (DIPC_POLL_READABLE | DIPC_POLL_FULL);
 	bool on_send = events & (DIPC_POLL_WRITABLE | DIPC_POLL_EMPTY);
 	_Atomic uint32_t *seq = on_recv ? &h->recv_seq : &h->send_seq;
-	_Atomic uint32_t *sleepers = on_recv ? &h->recv_sleepers : &h->send_sleepers;
+	struct dipc_waiters *ws = on_recv ? &h->recv_waiters : &h->send_waiters;
 	/* Waiting for both kinds of change, sleep in short naps. */
 	uint64_t cap = on_recv && on_send ? 1000000 : DIPC_LIVENESS_NS;
 	for (;;) {
@@ -741,11 +870,18 @@ int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns)
 		if (left == 0)
 			return DIPC_ETIMEDOUT;
 		uint32_t v = atomic_load_explicit(seq, memory_order_acquire);
-		atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+		int slot = dipc_waiters_join(ws);
 		atomic_thread_fence(memory_order_seq_cst);
-		if (!(poll_now(ch) & events) && chan_live(ch))
-			dipc_os_wait(&ch->pool->shm, seq, v, left);
-		atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
+		int wr = 0;
+		if (!(poll_now(ch) & events) && chan_live(ch)) {
+			if (slot >= 0)
+				wr = dipc_os_wait(&ch->pool->shm, seq, v, left);
+			else
+				dipc_os_sleep_ns(left < 1000000 ? (uint64_t)left : 1000000);
+		}
+		dipc_waiters_leave(ws, slot);
+		if (wr == DIPC_ETIMEDOUT && cap == DIPC_LIVENESS_NS)
+			dipc_waiters_repair(ws);
 	}
 }
 
@@ -845,6 +981,17 @@ static inline int64_t pick_timeout(int64_t t, int64_t def)
 	return t == DIPC_TIMEOUT_DEFAULT ? def : t;
 }
 
+/* What is left of a deadline, as a timeout again (try once when past). */
+static inline int64_t timeout_left(uint64_t deadline)
+{
+	if (deadline == UINT64_MAX)
+		return DIPC_WAIT_FOREVER;
+	if (deadline == 0)
+		return DIPC_TRY_ONCE;
+	int64_t t = dipc_time_left(deadline, UINT64_MAX >> 1);
+	return t ? t : DIPC_TRY_ONCE;
+}
+
 /* ---- sending -------------------------------------------------------------- */
 
 int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t timeout_ns)
@@ -861,16 +1008,17 @@ int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t ti
 	if (len <= ch->block_size)
 		return chan_wait(ch, true, h->mode, t, try_send_cb, &op);
 
-	/* Too big for a block: it travels in a pool allocation. */
-	uint64_t blk;
-	int rc = pool_alloc_raw(ch->pool, len, dipc_os_pid(), &blk);
+	/* Too big for a block: it travels in a pool allocation, which may
+	 * wait for the pool lock: the same deadline covers both. */
+	uint64_t blk, deadline = dipc_deadline(t);
+	int rc = pool_alloc_raw(ch->pool, len, dipc_os_pid(), deadline, &blk);
 	if (rc)
 		return rc;
 	memcpy(pool_ptr(ch->pool, blk + BLK_HDR), buf, len);
 	op.kind = PAYLOAD_ALLOC;
 	op.ref_blk = blk;
 	op.ref_off = blk + BLK_HDR;
-	rc = chan_wait(ch, true, h->mode, t, try_send_cb, &op);
+	rc = chan_wait(ch, true, h->mode, timeout_left(deadline), try_send_cb, &op);
 	if (rc)
 		pool_free_raw(ch->pool, blk);
 	return rc;
@@ -910,9 +1058,10 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 
 	dipc_mem *m = travel->mem;
 	/* The block may be another process's (attached by descriptor): it
-	 * is ours while we wait, so its owner's death cannot free it under
-	 * us; try_send hands it to the pool when it commits. */
-	pool_set_owner(ch->pool, m->blk, dipc_os_pid());
+	 * is ours from here, so its owner's death cannot free it under us,
+	 * unless reclaim took it first (its owner died before we came). */
+	if (pool_check_blk(ch->pool, m->blk, NULL) || !pool_claim_owner(ch->pool, m->blk))
+		return DIPC_EINVAL;
 	struct send_op op = { .len = travel->size, .kind = PAYLOAD_ALLOC,
 			      .ref_blk = m->blk, .ref_off = m->off };
 	int rc = chan_wait(ch, true, h->mode, t, try_send_cb, &op);
@@ -925,15 +1074,18 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 
 /* ---- receiving ------------------------------------------------------------ */
 
-/* A payload that came as an allocation: check the reference before use. */
+/* A payload that came as an allocation: check the reference before use.
+ * A block we claimed whose reference is bad is freed, not leaked. */
 static int check_ref(dipc_channel *ch, const struct recv_op *op)
 {
 	uint64_t us;
-	if (pool_check_blk(ch->pool, op->ref_blk, &us))
+	if (!op->ref_ok || pool_check_blk(ch->pool, op->ref_blk, &us))
 		return DIPC_ECORRUPT;
 	uint64_t start = op->ref_blk + BLK_HDR;
-	if (op->ref_off < start || op->ref_off - start > us || op->len > us - (op->ref_off - start))
+	if (op->ref_off < start || op->ref_off - start > us || op->len > us - (op->ref_off - start)) {
+		pool_free_raw(ch->pool, op->ref_blk);
 		return DIPC_ECORRUPT;
+	}
 	return 0;
 }
 
@@ -954,11 +1106,11 @@ int dipc_recvh_recv_bytes(dipc_recvh *h, void *buf, size_t cap, size_t *len, int
 	if (rc)
 		return rc;
 	if (op.kind == PAYLOAD_ALLOC) {
+		/* Taken: the block is ours (a death while copying is
+		 * reclaimed); copy out, give it back. */
 		rc = check_ref(ch, &op);
 		if (rc)
 			return rc;
-		/* Taken: ours until freed, so a death while copying is reclaimed. */
-		pool_set_owner(ch->pool, op.ref_blk, dipc_os_pid());
 		memcpy(buf, pool_ptr(ch->pool, op.ref_off), op.len);
 		pool_free_raw(ch->pool, op.ref_blk);
 	}
@@ -987,7 +1139,6 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 			rc = check_ref(ch, &op);
 			if (rc)
 				return rc;
-			pool_set_owner(ch->pool, op.ref_blk, dipc_os_pid());
 			memcpy(op.buf, pool_ptr(ch->pool, op.ref_off), op.len);
 			pool_free_raw(ch->pool, op.ref_blk);
 		}
@@ -1001,23 +1152,18 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 	struct recv_op op = { .buf = NULL, .cap = 0, .take_ref = true };
 	uint64_t deadline = dipc_deadline(t);
 	for (;;) {
-		rc = chan_wait(ch, false, h->mode, t, try_recv_cb, &op);
+		rc = chan_wait(ch, false, h->mode, timeout_left(deadline), try_recv_cb, &op);
 		if (rc != DIPC_EMSGSIZE)
 			break;
 		if (blk)
 			pool_free_raw(ch->pool, blk);
 		blk = 0;
 		room = op.len ? op.len : 1;
-		rc = pool_alloc_raw(ch->pool, room, dipc_os_pid(), &blk);
+		rc = pool_alloc_raw(ch->pool, room, dipc_os_pid(), deadline, &blk);
 		if (rc)
 			return rc;
 		op.buf = pool_ptr(ch->pool, blk + BLK_HDR);
 		op.cap = room;
-		if (deadline != 0 && deadline != UINT64_MAX) {
-			t = dipc_time_left(deadline, UINT64_MAX >> 1);
-			if (t == 0)
-				t = DIPC_TRY_ONCE;
-		}
 	}
 	if (rc == 0 && op.kind == PAYLOAD_ALLOC) {
 		if (blk)
@@ -1025,7 +1171,6 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 		rc = check_ref(ch, &op);
 		if (rc)
 			return rc;
-		pool_set_owner(ch->pool, op.ref_blk, dipc_os_pid());
 		msg_set_own(msg, ch->pool, op.ref_blk, op.ref_off, op.len);
 		msg->size = op.len;
 		return 0;

@@ -3,7 +3,7 @@
  *
  * A channel is a ring of capacity slots.  Each slot is a 64-byte header
  * followed by a block of block_size payload bytes.  The slot's state word
- * packs a 32-bit stamp (lap * 4 + state) with the process id of whoever
+ * packs a 32-bit stamp (lap * 8 + state) with the process id of whoever
  * holds it, so one compare-and-swap both claims a slot and names the
  * claimer:
  *
@@ -11,13 +11,16 @@
  *   WRITING(lap)  claimed by a producer (pid in the low half)
  *   FULL(lap)     a committed message, for the consumer at that position
  *   SKIP(lap)     its producer died before committing; consumers pass it
+ *   TAKING(lap)   a consumer (pid in the low half) is taking the pool
+ *                 allocation a message travels in (channel.c, "flight")
  *
- * Consumers copy the payload out first and then commit with one CAS from
- * FULL(lap) to EMPTY(lap+1); a consumer that dies before the CAS leaves
- * the message for the next one, one that dies after it had taken it.
- * head and tail only say where to look; anyone who finds them behind
- * moves them on, so a process that dies between claiming a slot and
- * moving a counter stalls no one.
+ * A payload held in the slot is copied out first and then committed with
+ * one CAS from FULL(lap) to EMPTY(lap+1); a consumer that dies before the
+ * CAS leaves the message for the next one, one that dies after it had
+ * taken it.  head and tail only say where to look; anyone who finds them
+ * behind moves them on, so a process that dies between claiming a slot
+ * and moving a counter stalls no one.  The full argument for each crash
+ * rule is at the top of channel.c.
  */
 #ifndef DIPC_CHANNEL_H
 #define DIPC_CHANNEL_H
@@ -25,9 +28,10 @@
 #include "pool.h"
 
 #define CHAN_MAGIC 0x4e41484343504944ull  /* "DIPCCHAN" */
-#define CHAN_ABI   1u
+#define CHAN_ABI   2u      /* 2: stamps of lap * 8, TAKING, waiter sets */
 
-enum { SLOT_EMPTY = 0, SLOT_WRITING = 1, SLOT_FULL = 2, SLOT_SKIP = 3 };
+enum { SLOT_EMPTY = 0, SLOT_WRITING = 1, SLOT_FULL = 2, SLOT_SKIP = 3, SLOT_TAKING = 4 };
+#define SLOT_STATES 8u     /* a lap's stamps: lap * 8 + state */
 enum { PAYLOAD_INLINE = 0, PAYLOAD_ALLOC = 1 };
 
 #define SLOT_HDR 64u
@@ -55,9 +59,9 @@ struct chan_hdr {
 	_Alignas(DIPC_CACHELINE) _Atomic uint64_t head;
 	_Alignas(DIPC_CACHELINE) _Atomic uint64_t tail;
 	_Alignas(DIPC_CACHELINE) _Atomic uint32_t recv_seq;  /* moves on every commit */
-	_Atomic uint32_t recv_sleepers;
+	_Alignas(DIPC_CACHELINE) struct dipc_waiters recv_waiters;
 	_Alignas(DIPC_CACHELINE) _Atomic uint32_t send_seq;  /* moves on every take */
-	_Atomic uint32_t send_sleepers;
+	_Alignas(DIPC_CACHELINE) struct dipc_waiters send_waiters;
 	_Alignas(DIPC_CACHELINE) unsigned char slots[];
 };
 

@@ -108,17 +108,69 @@ static inline void dipc_spin_unlock(dipc_spinlock *l)
 }
 
 /*
+ * Sets of sleepers on a shared word (waiters.c): a mask of taken entries
+ * and, per entry, the process that took it, so that a sleeper killed in
+ * its sleep can be struck off by anyone (the "no trace of the dead" rule).
+ */
+#define DIPC_WAITERS_MAX 64
+#define DIPC_WAITER_FIXING 0x80000000u     /* | the repairer's id */
+#define DIPC_WAITER_REPAIR_EVERY 128u      /* wake calls between repairs */
+struct dipc_waiters {
+	_Atomic uint64_t mask;
+	_Atomic uint32_t pid[DIPC_WAITERS_MAX];
+};
+/* Take an entry (before the last look and the sleep); -1 if none is free,
+ * and the caller then naps instead of sleeping on the word. */
+int dipc_waiters_join(struct dipc_waiters *w);
+void dipc_waiters_leave(struct dipc_waiters *w, int slot);
+/* Strike off the entries of dead processes; how many. */
+int dipc_waiters_repair(struct dipc_waiters *w);
+/* Anyone asleep?  The waker's half of the Dekker pattern: the caller has
+ * ordered its progress before this load (a fence or a seq_cst RMW). */
+static inline bool dipc_waiters_any(struct dipc_waiters *w)
+{
+	return atomic_load_explicit(&w->mask, memory_order_seq_cst) != 0;
+}
+/* Make the wake-up call on word (counted), and now and then repair w. */
+void dipc_waiters_wake(struct dipc_waiters *w, const struct dipc_os_shm *seg,
+		       _Atomic uint32_t *word);
+/* Wake-up calls this process made; for tests (a dead sleeper must not
+ * cost a system call per operation for ever). */
+extern _Atomic uint64_t dipc_wake_calls;
+
+/* A try-once call never sleeps on a lock another process holds: it spins
+ * while the holder gets on, looking at the holder this often. */
+#define DIPC_TRY_SPIN_NS (20 * 1000ull)
+
+/* How long a call that takes no timeout (stats, reclaim, channel create
+ * and destroy) waits for a lock before it fails with DIPC_EBUSY. */
+#define DIPC_LOCK_PATIENCE_NS (2000ull * 1000 * 1000)
+
+/*
  * Process-shared lock that survives its holder's death.  The word holds
  * the owner's process id; a waiter that finds the owner dead takes the
  * lock over and is told so, to repair what the owner left half done.
+ * A live owner that does not let go (stopped, or a hostile write of a live
+ * id into the word) costs a waiter its deadline, never more.
  */
 struct dipc_plock {
 	_Atomic uint32_t owner;
-	_Atomic uint32_t sleepers;
+	uint32_t pad;
+	struct dipc_waiters waiters;
 };
-/* Returns 0, or 1 if the lock was taken from a dead owner. */
-int dipc_plock_acquire(const struct dipc_os_shm *seg, struct dipc_plock *l);
+/* deadline: absolute (dipc_deadline), UINT64_MAX for none.  spin_only:
+ * never sleep, give up when the holder is stopped or asleep, or at the
+ * deadline, with DIPC_EBUSY (try once); otherwise sleep in naps and give
+ * up at the deadline with DIPC_ETIMEDOUT.  Returns 0, or 1 if the lock was
+ * taken from a dead owner. */
+int dipc_plock_acquire(const struct dipc_os_shm *seg, struct dipc_plock *l, uint64_t deadline,
+		       bool spin_only);
 void dipc_plock_release(const struct dipc_os_shm *seg, struct dipc_plock *l);
+/* The lock's holder, as read now (0: free). */
+static inline uint32_t dipc_plock_holder(struct dipc_plock *l)
+{
+	return atomic_load_explicit(&l->owner, memory_order_relaxed);
+}
 
 /* Descriptor encoding helpers (little-endian, fixed width). */
 static inline void dipc_put64(unsigned char *p, uint64_t v)

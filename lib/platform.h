@@ -65,6 +65,12 @@ uint32_t dipc_os_pid(void);
 /* 1 if a process with this id exists, 0 if not. */
 int dipc_os_pid_alive(uint32_t pid);
 
+/* Is a (live) process getting on with its work?  RUNS: running, ready to
+ * run, or the layer cannot tell; STOPPED: stopped or traced, it will not
+ * move until someone lets it; WAITS: asleep by its own choice. */
+enum { DIPC_PID_RUNS, DIPC_PID_STOPPED, DIPC_PID_WAITS };
+int dipc_os_pid_state(uint32_t pid);
+
 /* A number that differs between machines and between boots of one. */
 uint64_t dipc_os_host_id(void);
 

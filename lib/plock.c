@@ -1,5 +1,6 @@
 /*
- * plock.c - a process-shared lock that a dead holder cannot wedge.
+ * plock.c - a process-shared lock that neither a dead nor a stopped
+ * holder can wedge.
  *
  * The lock word holds the holder's process id.  Waiters sleep on it for at
  * most DIPC_LIVENESS_NS at a time; on waking they check the holder is
@@ -8,13 +9,74 @@
  * caller repairs what the dead holder left.  The structures it guards are
  * built so that every half-done update is either invisible or repairable.
  *
+ * A holder that is alive but does not let go - stopped by SIGSTOP, a
+ * debugger or a freezer, or a live id written into the word by a hostile
+ * process - cannot be taken over.  The rule: every acquisition carries the
+ * caller's deadline, and a try-once caller never sleeps.  Its spin lasts
+ * while the holder is getting on (running, or ready to run: a holder
+ * preempted inside its few microseconds of work), at most until its
+ * deadline; a holder found stopped, or asleep by choice, ends it at once
+ * with DIPC_EBUSY.  A bounded caller sleeps in naps and gives up at its
+ * deadline with DIPC_ETIMEDOUT.  What a sleeper records (its entry in the
+ * waiter set) is struck off by others if it dies asleep (waiters.c).
+ *
  * Threads of one process share an id; that is fine, a process never finds
  * itself dead.
  */
 #include "internal.h"
 
-int dipc_plock_acquire(const struct dipc_os_shm *seg, struct dipc_plock *l)
+/* Take the lock from cur if cur is a dead process: 1 if we did. */
+static int take_from_dead(struct dipc_plock *l, uint32_t cur, uint32_t me)
 {
+	if (cur == me || dipc_os_pid_alive(cur))
+		return 0;
+	if (!atomic_compare_exchange_strong_explicit(&l->owner, &cur, me,
+			memory_order_acquire, memory_order_relaxed))
+		return 0;
+	DIPC_LOG(DIPC_LOG_BASIC, "took over a lock held by dead process %u", cur);
+	return 1;
+}
+
+/* Spin-only acquisition (try once): 0/1 as below, or DIPC_EBUSY. */
+static int acquire_spinning(struct dipc_plock *l, uint64_t deadline)
+{
+	uint32_t me = dipc_os_pid();
+	uint64_t look_at = 0;
+	for (unsigned spin = 0;; spin++) {
+		uint32_t cur = 0;
+		if (atomic_compare_exchange_weak_explicit(&l->owner, &cur, me,
+				memory_order_acquire, memory_order_relaxed))
+			return 0;
+		if (cur == 0 || spin < 100) {
+			dipc_cpu_relax();
+			continue;
+		}
+		uint64_t now = dipc_os_now_ns();
+		if (!look_at) {
+			look_at = now + DIPC_TRY_SPIN_NS;
+		} else if (now >= look_at) {
+			/* Held for longer than a holder's work takes: is the
+			 * holder dead, stopped, or merely slow? */
+			if (take_from_dead(l, cur, me))
+				return 1;
+			if (now >= deadline ||
+			    (cur != me && dipc_os_pid_state(cur) != DIPC_PID_RUNS))
+				return DIPC_EBUSY;
+			look_at = now + DIPC_TRY_SPIN_NS;
+		}
+		/* Let a preempted holder have our processor. */
+		if (spin % 64 == 0)
+			dipc_os_yield();
+		else
+			dipc_cpu_relax();
+	}
+}
+
+int dipc_plock_acquire(const struct dipc_os_shm *seg, struct dipc_plock *l, uint64_t deadline,
+		       bool spin_only)
+{
+	if (spin_only)
+		return acquire_spinning(l, deadline);
 	uint32_t me = dipc_os_pid();
 	for (int spin = 0;; spin++) {
 		uint32_t cur = 0;
@@ -27,24 +89,32 @@ int dipc_plock_acquire(const struct dipc_os_shm *seg, struct dipc_plock *l)
 			dipc_cpu_relax();
 			continue;
 		}
-		if (cur != me && !dipc_os_pid_alive(cur)) {
-			if (atomic_compare_exchange_strong_explicit(&l->owner, &cur, me,
-					memory_order_acquire, memory_order_relaxed)) {
-				DIPC_LOG(DIPC_LOG_BASIC,
-					 "took over a lock held by dead process %u", cur);
-				return 1;
-			}
+		if (take_from_dead(l, cur, me))
+			return 1;
+		int64_t left = dipc_time_left(deadline, DIPC_LIVENESS_NS);
+		if (left == 0)
+			return DIPC_ETIMEDOUT;
+		int slot = dipc_waiters_join(&l->waiters);
+		if (slot < 0) {
+			/* No entry free: nap instead of sleeping on the word. */
+			dipc_os_sleep_ns((uint64_t)(left < 1000000 ? left : 1000000));
 			continue;
 		}
-		atomic_fetch_add_explicit(&l->sleepers, 1, memory_order_seq_cst);
-		dipc_os_wait(seg, &l->owner, cur, DIPC_LIVENESS_NS);
-		atomic_fetch_sub_explicit(&l->sleepers, 1, memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst);
+		int rc = 0;
+		if (atomic_load_explicit(&l->owner, memory_order_relaxed) == cur)
+			rc = dipc_os_wait(seg, &l->owner, cur, left);
+		dipc_waiters_leave(&l->waiters, slot);
+		/* A nap that ended without a wake-up: anyone we shared the
+		 * list with who died asleep is struck off now. */
+		if (rc == DIPC_ETIMEDOUT)
+			dipc_waiters_repair(&l->waiters);
 	}
 }
 
 void dipc_plock_release(const struct dipc_os_shm *seg, struct dipc_plock *l)
 {
 	atomic_store_explicit(&l->owner, 0, memory_order_seq_cst);
-	if (atomic_load_explicit(&l->sleepers, memory_order_seq_cst))
-		dipc_os_wake(seg, &l->owner);
+	if (dipc_waiters_any(&l->waiters))
+		dipc_waiters_wake(&l->waiters, seg, &l->owner);
 }

@@ -39,32 +39,63 @@ static uint64_t new_nonce(void)
 	return x ? x : 1;
 }
 
-void pool_lock(dipc_pool *p)
+/* After a take-over from a dead holder: the chain is whole, the totals may
+ * not be.  Cached blocks count as allocations (the cache changes them
+ * without the lock, never between used and free); those a dead process
+ * was moving in or out of the cache, and parked ones, are freed. */
+static void pool_recount(dipc_pool *p)
 {
-	if (dipc_plock_acquire(&p->shm, &p->hdr->lock) == 1) {
-		/* The last holder died: the chain is whole, the totals may not
-		 * be.  Cached blocks count as allocations (the cache changes
-		 * them without the lock, never between used and free); those a
-		 * dead process was moving in or out of the cache are freed. */
-		struct pool_hdr *h = p->hdr;
-		uint64_t off = 0, nallocs = 0, freeb = 0;
-		pool_cache_unclaim_dead(p);
-		while (off < p->heap_size) {
-			uint64_t w = atomic_load_explicit(&blk_at(p, off)->word, memory_order_acquire);
-			if (!blk_word_ok(p, off, w))
-				break;
-			if ((w & BLK_CACHED) && pool_cache_orphan(p, off, w))
-				w = blk_size(w);
-			if (w & BLK_USED)
-				nallocs++;
-			else
-				freeb += blk_size(w);
-			off += blk_size(w);
-		}
-		h->nallocs = nallocs;
-		h->free_bytes = freeb;
-		h->once_rover = 0;
+	struct pool_hdr *h = p->hdr;
+	uint64_t off = 0, nallocs = 0, freeb = 0;
+	pool_cache_unclaim_dead(p);
+	while (off < p->heap_size) {
+		uint64_t w = atomic_load_explicit(&blk_at(p, off)->word, memory_order_acquire);
+		if (!blk_word_ok(p, off, w))
+			break;
+		if ((w & BLK_CACHED) && pool_cache_orphan(p, off, w))
+			w = blk_size(w);
+		if (w & BLK_USED)
+			nallocs++;
+		else
+			freeb += blk_size(w);
+		off += blk_size(w);
 	}
+	h->nallocs = nallocs;
+	h->free_bytes = freeb;
+	h->once_rover = 0;
+}
+
+static int pool_lock_as(dipc_pool *p, uint64_t deadline, bool spin_only)
+{
+	int rc = dipc_plock_acquire(&p->shm, &p->hdr->lock, deadline, spin_only);
+	if (rc == 1)
+		pool_recount(p);
+	if (rc < 0) {
+		DIPC_LOG(DIPC_LOG_ALL, "pool %s: its lock is kept by live process %u; gave up (%s)",
+			 p->name, dipc_plock_holder(&p->hdr->lock), dipc_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+int pool_lock(dipc_pool *p, uint64_t deadline)
+{
+	/* Try once: spin while the holder gets on, for a liveness period
+	 * at most; never sleep. */
+	if (deadline == 0)
+		return pool_lock_as(p, dipc_os_now_ns() + DIPC_LIVENESS_NS, true);
+	return pool_lock_as(p, deadline, false);
+}
+
+int pool_trylock(dipc_pool *p)
+{
+	return pool_lock_as(p, dipc_os_now_ns() + DIPC_TRY_SPIN_NS, true);
+}
+
+int pool_lock_patient(dipc_pool *p)
+{
+	int rc = pool_lock(p, dipc_os_now_ns() + DIPC_LOCK_PATIENCE_NS);
+	return rc == DIPC_ETIMEDOUT ? DIPC_EBUSY : rc;
 }
 
 void pool_unlock(dipc_pool *p)
@@ -77,16 +108,49 @@ void pool_unlock(dipc_pool *p)
  * waiting, and a write to the shared free_seq line on each of them would
  * pull that line to every freeing core: the sequence moves only when
  * someone sleeps.  The fence pairs with the one in dipc_pool_alloc_wait:
- * either the waiter's retry sees our free, or we see its sleeper count.
+ * either the waiter's retry sees our free, or we see it in the waiter set.
  */
 static void pool_notify_free(dipc_pool *p)
 {
 	struct pool_hdr *h = p->hdr;
 	atomic_thread_fence(memory_order_seq_cst);
-	if (likely(!atomic_load_explicit(&h->free_sleepers, memory_order_relaxed)))
+	if (likely(!dipc_waiters_any(&h->free_waiters)))
 		return;
 	atomic_fetch_add_explicit(&h->free_seq, 1, memory_order_seq_cst);
-	dipc_os_wake(&p->shm, &h->free_seq);
+	dipc_waiters_wake(&h->free_waiters, &p->shm, &h->free_seq);
+}
+
+bool pool_park(dipc_pool *p, uint64_t blk, uint64_t w)
+{
+	struct blk_hdr *b = blk_at(p, blk);
+	uint64_t used = blk_size(w) | BLK_USED;
+	/* pool_cache.c's invariant (3): a cached block in no entry is moved
+	 * by the process its owner names; nobody (0) means parked, for the
+	 * next sweep. */
+	atomic_store_explicit(&b->owner, 0, memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&b->word, &used, used | BLK_CACHED,
+			memory_order_acq_rel, memory_order_relaxed))
+		return false;
+	b->check = BLK_CACHE_MAGIC ^ blk ^ p->nonce;
+	return true;
+}
+
+int pool_sweep(dipc_pool *p)
+{
+	int n = pool_cache_drain(p);
+	for (uint64_t off = 0; off < p->heap_size;) {
+		uint64_t w = atomic_load_explicit(&blk_at(p, off)->word, memory_order_acquire);
+		if (!blk_word_ok(p, off, w))
+			break;
+		/* Parked blocks only: those a dead process left in the cache
+		 * are reclaim's, which counts them. */
+		if ((w & BLK_CACHED) &&
+		    atomic_load_explicit(&blk_at(p, off)->owner, memory_order_acquire) == 0 &&
+		    pool_cache_orphan(p, off, w))
+			n++;
+		off += blk_size(w);
+	}
+	return n;
 }
 
 /* Merge the free blocks that follow the free block at off into it. */
@@ -135,6 +199,7 @@ static int take_first_fit(dipc_pool *p, uint64_t from, uint64_t to, uint64_t nee
 		b->check = BLK_MAGIC ^ off ^ p->nonce;
 		b->once_user_size = user_size;
 		atomic_store_explicit(&b->owner, owner, memory_order_relaxed);
+		pool_set_flight(p, off, 0, 0);
 		atomic_store_explicit(&b->word, take | BLK_USED, memory_order_release);
 		h->nallocs++;
 		h->free_bytes -= take;
@@ -145,7 +210,8 @@ static int take_first_fit(dipc_pool *p, uint64_t from, uint64_t to, uint64_t nee
 	return DIPC_ENOSPC;
 }
 
-int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t *blk)
+int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t deadline,
+		   uint64_t *blk)
 {
 	if (size == 0)
 		return DIPC_EINVAL;
@@ -155,8 +221,10 @@ int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t *blk)
 	struct pool_hdr *h = p->hdr;
 	if (owner && pool_cache_get(p, need, size, owner, blk) == 0)
 		return 0;
-	pool_lock(p);
-	int rc = DIPC_ENOSPC;
+	int rc = pool_lock(p, deadline);
+	if (rc)
+		return rc;
+	rc = DIPC_ENOSPC;
 	if (h->free_bytes >= need) {
 		uint64_t rover = DIPC_SHARED_READ(h->once_rover);
 		/* Shared memory: a rover off the heap or off the 64-byte grid
@@ -167,8 +235,8 @@ int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t *blk)
 		if (rc == DIPC_ENOSPC && rover)
 			rc = take_first_fit(p, 0, p->heap_size, need, size, owner, blk);
 	}
-	/* Cached blocks of other sizes may be what stands in the way. */
-	if (rc == DIPC_ENOSPC && pool_cache_drain(p) && h->free_bytes >= need)
+	/* Cached and parked blocks may be what stands in the way. */
+	if (rc == DIPC_ENOSPC && pool_sweep(p) && h->free_bytes >= need)
 		rc = take_first_fit(p, 0, p->heap_size, need, size, owner, blk);
 	pool_unlock(p);
 	return rc;
@@ -197,18 +265,25 @@ int pool_free_raw(dipc_pool *p, uint64_t blk)
 	int rc = pool_check_blk(p, blk, NULL);
 	if (rc)
 		return rc;
-	rc = pool_cache_put(p, blk, atomic_load_explicit(&blk_at(p, blk)->word,
-							 memory_order_acquire));
+	uint64_t w = atomic_load_explicit(&blk_at(p, blk)->word, memory_order_acquire);
+	rc = pool_cache_put(p, blk, w);
 	if (rc <= 0) {
 		if (rc == 0)
 			pool_notify_free(p);
 		return rc;
 	}
-	pool_lock(p);
+	if (pool_trylock(p) != 0) {
+		/* The holder keeps the lock (stopped, say): a free never
+		 * waits on another process; the block waits for a sweep. */
+		if (!pool_park(p, blk, w))
+			return DIPC_EINVAL;
+		pool_notify_free(p);
+		return 0;
+	}
 	rc = pool_check_blk(p, blk, NULL);
 	if (rc == 0) {
 		struct blk_hdr *b = blk_at(p, blk);
-		uint64_t w = atomic_load_explicit(&b->word, memory_order_relaxed);
+		w = atomic_load_explicit(&b->word, memory_order_relaxed);
 		/* A swap, not a store: a free racing us through the cache
 		 * (the same block freed twice at once) may have cached it. */
 		if (pool_used_to_free(b, w)) {
@@ -227,6 +302,21 @@ int pool_free_raw(dipc_pool *p, uint64_t blk)
 void pool_set_owner(dipc_pool *p, uint64_t blk, uint32_t owner)
 {
 	atomic_store_explicit(&blk_at(p, blk)->owner, owner, memory_order_relaxed);
+}
+
+bool pool_claim_owner(dipc_pool *p, uint64_t blk)
+{
+	_Atomic uint32_t *o = &blk_at(p, blk)->owner;
+	uint32_t me = dipc_os_pid();
+	uint32_t cur = atomic_load_explicit(o, memory_order_relaxed);
+	do {
+		if (cur == BLK_OWNER_RECLAIM)
+			return false;
+		if (cur == me)
+			return true;
+	} while (!atomic_compare_exchange_weak_explicit(o, &cur, me, memory_order_acq_rel,
+							memory_order_relaxed));
+	return true;
 }
 
 int pool_mem_new(dipc_pool *p, uint64_t blk, uint64_t off, uint64_t size, dipc_mem **out)
@@ -508,12 +598,14 @@ int dipc_pool_stats(dipc_pool *pool, struct dipc_pool_stats *st)
 	if (!pool || !st)
 		return DIPC_EINVAL;
 	memset(st, 0, sizeof(*st));
-	pool_lock(pool);
-	/* Cached blocks are free space: give them back to the chain so
-	 * that the figures (and largest_free) say what an allocation gets. */
-	pool_cache_drain(pool);
+	int rc = pool_lock_patient(pool);
+	if (rc)
+		return rc;
+	/* Cached and parked blocks are free space: give them back to the
+	 * chain so that the figures (and largest_free) say what an
+	 * allocation gets. */
+	pool_sweep(pool);
 	uint64_t off = 0, run = 0, largest = 0;
-	int rc = 0;
 	while (off < pool->heap_size) {
 		uint64_t w = atomic_load_explicit(&blk_at(pool, off)->word, memory_order_acquire);
 		if (!blk_word_ok(pool, off, w)) {
@@ -540,10 +632,10 @@ int dipc_pool_stats(dipc_pool *pool, struct dipc_pool_stats *st)
 
 /* ---- allocations ---------------------------------------------------------- */
 
-static int alloc_try(dipc_pool *pool, size_t size, dipc_mem **mem)
+static int alloc_try(dipc_pool *pool, size_t size, uint64_t deadline, dipc_mem **mem)
 {
 	uint64_t blk;
-	int rc = pool_alloc_raw(pool, size, dipc_os_pid(), &blk);
+	int rc = pool_alloc_raw(pool, size, dipc_os_pid(), deadline, &blk);
 	if (rc)
 		return rc;
 	rc = pool_mem_new(pool, blk, blk + BLK_HDR, size, mem);
@@ -566,22 +658,27 @@ int dipc_pool_alloc_wait(dipc_pool *pool, size_t size, int64_t timeout_ns, dipc_
 		return DIPC_EINVAL;
 	uint64_t deadline = dipc_deadline(timeout_ns);
 	struct pool_hdr *h = pool->hdr;
-	int rc = alloc_try(pool, size, mem);
+	int rc = alloc_try(pool, size, deadline, mem);
 	if (rc != DIPC_ENOSPC || deadline == 0 || size > pool->heap_size - BLK_HDR)
 		return rc;
 	for (;;) {
 		int64_t left = dipc_time_left(deadline, DIPC_LIVENESS_NS);
 		if (left == 0)
 			return DIPC_ETIMEDOUT;
-		/* Announce the sleeper, then try again: a free that did not
-		 * see us (pool_notify_free) happened before this try. */
+		/* Join the waiters, then try again: a free that did not see
+		 * us (pool_notify_free) happened before this try. */
 		uint32_t seq = atomic_load_explicit(&h->free_seq, memory_order_acquire);
-		atomic_fetch_add_explicit(&h->free_sleepers, 1, memory_order_seq_cst);
+		int slot = dipc_waiters_join(&h->free_waiters);
 		atomic_thread_fence(memory_order_seq_cst);
-		rc = alloc_try(pool, size, mem);
-		if (rc == DIPC_ENOSPC)
-			dipc_os_wait(&pool->shm, &h->free_seq, seq, left);
-		atomic_fetch_sub_explicit(&h->free_sleepers, 1, memory_order_relaxed);
+		rc = alloc_try(pool, size, deadline, mem);
+		int w = 0;
+		if (rc == DIPC_ENOSPC && slot >= 0)
+			w = dipc_os_wait(&pool->shm, &h->free_seq, seq, left);
+		else if (rc == DIPC_ENOSPC)
+			dipc_os_sleep_ns(left < 1000000 ? (uint64_t)left : 1000000);
+		dipc_waiters_leave(&h->free_waiters, slot);
+		if (w == DIPC_ETIMEDOUT)
+			dipc_waiters_repair(&h->free_waiters);
 		if (rc != DIPC_ENOSPC)
 			return rc;
 	}
@@ -592,8 +689,10 @@ int dipc_pool_reclaim(dipc_pool *pool)
 	if (!pool)
 		return DIPC_EINVAL;
 	struct pool_hdr *h = pool->hdr;
-	int freed = 0, rc = 0;
-	pool_lock(pool);
+	int freed = 0;
+	int rc = pool_lock_patient(pool);
+	if (rc)
+		return rc;
 	pool_cache_unclaim_dead(pool);
 	uint64_t off = 0;
 	while (off < pool->heap_size) {
@@ -604,14 +703,23 @@ int dipc_pool_reclaim(dipc_pool *pool)
 			break;
 		}
 		if (w & BLK_CACHED) {
-			/* Freed already, unless its process died moving it. */
-			if (pool_cache_orphan(pool, off, w))
+			/* Freed already, unless its process died moving it
+			 * (parked blocks, owned by nobody, are no one's leak). */
+			uint32_t who = atomic_load_explicit(&b->owner, memory_order_relaxed);
+			if (pool_cache_orphan(pool, off, w) && who)
 				freed++;
 			off += blk_size(w);
 			continue;
 		}
-		uint32_t owner = atomic_load_explicit(&b->owner, memory_order_relaxed);
-		if ((w & BLK_USED) && owner && !dipc_os_pid_alive(owner) &&
+		/* A dead owner's block is freed unless a channel holds it (it
+		 * was sent, and waits for a receiver).  The owner goes to
+		 * BLK_OWNER_RECLAIM by compare-and-swap from the id we judged,
+		 * so a live process claiming the block meanwhile wins or loses
+		 * cleanly (pool_claim_owner). */
+		uint32_t owner = atomic_load_explicit(&b->owner, memory_order_acquire);
+		if ((w & BLK_USED) && owner && owner != BLK_OWNER_RECLAIM &&
+		    !dipc_os_pid_alive(owner) && !chan_holds_block(pool, off) &&
+		    atomic_compare_exchange_strong(&b->owner, &owner, BLK_OWNER_RECLAIM) &&
 		    pool_used_to_free(b, w)) {
 			h->nallocs--;
 			h->free_bytes += blk_size(w);

@@ -19,7 +19,8 @@
 #include <stdlib.h>
 
 #define POOL_MAGIC   0x4c4f4f5043504944ull  /* "DIPCPOOL" */
-#define POOL_ABI     2u      /* 2: the block cache (BLK_CACHED, pool_hdr.cache) */
+#define POOL_ABI     3u      /* 2: the block cache (BLK_CACHED, pool_hdr.cache);
+				3: waiter sets, parked frees, blocks' flight tags */
 #define POOL_HDR_SIZE 4096u
 #define BLK_HDR      64u
 #define BLK_USED     1ull
@@ -59,7 +60,7 @@ struct pool_hdr {
 	_Alignas(DIPC_CACHELINE) struct dipc_plock lock;
 
 	_Alignas(DIPC_CACHELINE) _Atomic uint32_t free_seq;
-	_Atomic uint32_t free_sleepers;
+	_Alignas(DIPC_CACHELINE) struct dipc_waiters free_waiters;
 
 	/* Guarded by lock; recomputed after a take-over. */
 	_Alignas(DIPC_CACHELINE) uint64_t nallocs;
@@ -80,10 +81,20 @@ struct blk_hdr {
 	_Atomic uint64_t word;  /* size (multiple of 64, header included) | BLK_USED */
 	uint64_t check;         /* BLK_MAGIC ^ offset ^ nonce while in use */
 	uint64_t once_user_size; /* bytes asked for */
-	_Atomic uint32_t owner; /* process that owns it; 0: the pool or in flight */
+	_Atomic uint32_t owner; /* the process that holds it, or last sent it;
+				   0: the pool's, or parked; BLK_OWNER_RECLAIM */
 	uint32_t pad;
-	uint64_t reserved[4];
+	/* Where it last travelled (see channel.c, "flight"): the heap offset
+	 * of the channel's header (0: never sent) and the ring position. */
+	_Atomic uint64_t once_flight_chan;
+	_Atomic uint64_t once_flight_pos;
+	uint64_t reserved[2];
 };
+
+/* An owner being reclaimed: set by compare-and-swap from the dead owner's
+ * id, so that a live process claiming the block at the same moment (a
+ * transfer send, a receiver taking it) and reclaim cannot both win. */
+#define BLK_OWNER_RECLAIM 0xfffffffeu
 
 struct dipc_pool {
 	struct dipc_os_shm shm;
@@ -162,10 +173,14 @@ static inline bool pool_used_to_free(struct blk_hdr *b, uint64_t w)
 }
 
 /* Allocate with the given owner (0: the pool): from the block cache when
- * it has a block of the size, else under the pool lock. */
-int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t *blk);
-/* Free the block whose header is at heap offset blk (into the cache when
- * it has room for it). */
+ * it has a block of the size, else under the pool lock, which it waits
+ * for until deadline (see dipc_plock_acquire): DIPC_EBUSY or
+ * DIPC_ETIMEDOUT when a live holder keeps it. */
+int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t deadline,
+		   uint64_t *blk);
+/* Free the block whose header is at heap offset blk: into the cache when
+ * it has room for it, else into the chain; never waits on another
+ * process (a block whose lock is held is parked, see pool_park). */
 int pool_free_raw(dipc_pool *p, uint64_t blk);
 
 /* The block cache (pool_cache.c). */
@@ -185,8 +200,36 @@ int pool_check_blk(const dipc_pool *p, uint64_t blk, uint64_t *user_size);
 /* Make a handle on [off, off+size) of block blk. */
 int pool_mem_new(dipc_pool *p, uint64_t blk, uint64_t off, uint64_t size, dipc_mem **out);
 void pool_set_owner(dipc_pool *p, uint64_t blk, uint32_t owner);
-void pool_lock(dipc_pool *p);
+/* Make the block at blk this process's, unless reclaim has it: false then. */
+bool pool_claim_owner(dipc_pool *p, uint64_t blk);
+/* Record that the block at blk travels in the channel whose header is at
+ * heap offset chan, at ring position pos (before the slot is committed). */
+static inline void pool_set_flight(dipc_pool *p, uint64_t blk, uint64_t chan, uint64_t pos)
+{
+	struct blk_hdr *b = (struct blk_hdr *)(p->heap + blk);
+	atomic_store_explicit(&b->once_flight_chan, chan, memory_order_relaxed);
+	atomic_store_explicit(&b->once_flight_pos, pos, memory_order_relaxed);
+}
+/* Under the pool lock, in channel.c: does the channel the block's flight
+ * record names hold it now, committed or being taken?  Reclaim never frees
+ * such a block, whoever sent it. */
+bool chan_holds_block(dipc_pool *p, uint64_t blk);
+/* Take the pool lock by deadline (0: try once; UINT64_MAX: none); after a
+ * take-over from a dead holder, recount.  0 or DIPC_EBUSY/DIPC_ETIMEDOUT. */
+int pool_lock(dipc_pool *p, uint64_t deadline);
+/* A few microseconds' spin, never more: DIPC_EBUSY if the lock is kept. */
+int pool_trylock(dipc_pool *p);
+/* For calls that take no timeout: DIPC_LOCK_PATIENCE_NS, then DIPC_EBUSY. */
+int pool_lock_patient(dipc_pool *p);
 void pool_unlock(dipc_pool *p);
+/* Without the lock: make the used block blk (word w) a parked free - a
+ * cached block in no entry, owned by nobody, which the next lock holder
+ * that sweeps (pool_sweep) returns to the chain.  false if the block was
+ * not in use any more (freed twice at once). */
+bool pool_park(dipc_pool *p, uint64_t blk, uint64_t w);
+/* Under the lock: return every resting cached block and every parked one
+ * to the chain; how many. */
+int pool_sweep(dipc_pool *p);
 /* Serialized pool descriptor length. */
 #define POOL_SER_LEN (8 + 8 + 8 + 1 + DIPC_NAME_MAX + 1)
 int pool_serialize_into(const dipc_pool *p, unsigned char *buf);

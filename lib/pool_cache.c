@@ -28,7 +28,9 @@
  *      under the pool lock.
  *  (3) A cached block that is in no entry is being moved by the process in
  *      its owner field: a freeing process stores its id there before the
- *      word becomes cached, a taking one before it clears the entry.
+ *      word becomes cached, a taking one before it clears the entry.  An
+ *      owner of 0 means nobody: the block is parked, freed by a process
+ *      that could not have the pool lock (pool_park), for the next sweep.
  *  (4) A used block becomes cached, or free (under the lock, by a free or
  *      by reclaim), only by a compare-and-swap from its used word: of two
  *      frees of one block at once, or a free racing reclaim, one wins and
@@ -133,6 +135,7 @@ int pool_cache_get(dipc_pool *p, uint64_t need, uint64_t user_size, uint32_t own
 		atomic_store_explicit(&ways[i], 0, memory_order_release);
 		b->check = BLK_MAGIC ^ blk ^ p->nonce;
 		b->once_user_size = user_size;
+		pool_set_flight(p, blk, 0, 0);
 		atomic_store_explicit(&b->word, blk_size(w) | BLK_USED, memory_order_release);
 		if (owner != me)
 			atomic_store_explicit(&b->owner, owner, memory_order_relaxed);
@@ -171,9 +174,13 @@ int pool_cache_put(dipc_pool *p, uint64_t blk, uint64_t w)
 				memory_order_seq_cst, memory_order_relaxed))
 			return 0;
 	}
-	/* Others filled the class meanwhile: into the chain after all. */
+	/* Others filled the class meanwhile: into the chain after all, or,
+	 * if the lock is held, parked (owned by nobody) for a sweep. */
 	struct pool_hdr *h = p->hdr;
-	pool_lock(p);
+	if (pool_trylock(p) != 0) {
+		atomic_store_explicit(&b->owner, 0, memory_order_release);
+		return 0;
+	}
 	b->check = 0;
 	atomic_store_explicit(&b->word, sz, memory_order_release);
 	h->nallocs--;

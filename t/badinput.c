@@ -743,7 +743,7 @@ static void rows_channel(struct fx *f)
 	unsigned char *data = tc_ptr(f->m);
 	uint64_t mblk = get64(f->mdesc + M_BLK);
 	struct { uint64_t live, cuid; uint32_t abi, pad; uint64_t cap, bs, slot, nonce; } fake = {
-		0x4e41484343504944ull ^ 77, 77, 1, 0, (uint64_t)1 << 20, 1024, 64 + 1024, 42,
+		0x4e41484343504944ull ^ 77, 77, 2, 0, (uint64_t)1 << 20, 1024, 64 + 1024, 42,
 	};
 	memcpy(b, f->cdesc, n);
 	put64(b + C_CUID, 77);
@@ -758,11 +758,11 @@ static void rows_channel(struct fx *f)
 	ROW(dipc_channel_attach, DIPC_ECORRUPT, "forged header: slot size not its block size's",
 	    chk_dipc_channel_attach(b, n, f->p));
 	fake.slot = 64 + 1024;
-	fake.abi = 2;
+	fake.abi = 99;
 	memcpy(data, &fake, sizeof(fake));
 	ROW(dipc_channel_attach, DIPC_EVERSION, "forged header: another ABI",
 	    chk_dipc_channel_attach(b, n, f->p));
-	fake.abi = 1;
+	fake.abi = 2;
 	fake.bs = 0;
 	memcpy(data, &fake, sizeof(fake));
 	ROW(dipc_channel_attach, DIPC_ECORRUPT, "forged header: block size 0",

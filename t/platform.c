@@ -104,7 +104,7 @@ int t_child(const char *role, const char *arg)
 		rc = wait_for(&seg, &c->bell, 1, &c->timeouts, 1) ? 6 : 0;
 		atomic_fetch_add(&c->done, 1);
 	} else if (strcmp(role, "locker") == 0) {
-		dipc_plock_acquire(&seg, &c->lock);
+		dipc_plock_acquire(&seg, &c->lock, UINT64_MAX, false);
 		atomic_store(&c->ready, 1);
 		dipc_os_wake(&seg, &c->ready);
 		/* Hold the lock until killed. */
@@ -589,9 +589,9 @@ static void test_dead_lock_holder(struct dipc_os_shm *seg, struct ctl *c)
 	_Atomic uint32_t lost = 0;
 	is_int(wait_for(seg, &c->ready, 1, &lost, 3), 0, "a child takes the lock");
 	is_int(t_kill(p), T_KILLED, "it is killed holding it");
-	is_int(dipc_plock_acquire(seg, &c->lock), 1, "the lock is taken over from the dead");
+	is_int(dipc_plock_acquire(seg, &c->lock, UINT64_MAX, false), 1, "the lock is taken over from the dead");
 	dipc_plock_release(seg, &c->lock);
-	is_int(dipc_plock_acquire(seg, &c->lock), 0, "and then works as before");
+	is_int(dipc_plock_acquire(seg, &c->lock, UINT64_MAX, false), 0, "and then works as before");
 	dipc_plock_release(seg, &c->lock);
 }
 

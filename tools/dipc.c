@@ -295,8 +295,8 @@ static void chan_line(const struct chan_view *v, void *arg)
 	uint64_t count = t > hd ? t - hd : 0;
 	if (count > v->capacity)
 		count = v->capacity;
-	uint32_t rs = atomic_load(&((struct chan_hdr *)c)->recv_sleepers);
-	uint32_t ss = atomic_load(&((struct chan_hdr *)c)->send_sleepers);
+	uint32_t rs = (uint32_t)__builtin_popcountll(atomic_load(&((struct chan_hdr *)c)->recv_waiters.mask));
+	uint32_t ss = (uint32_t)__builtin_popcountll(atomic_load(&((struct chan_hdr *)c)->send_waiters.mask));
 	if (json) {
 		printf("%s{\"cuid\":%llu,\"count\":%llu,\"capacity\":%llu,\"block_size\":%llu,"
 		       "\"sent\":%llu,\"received\":%llu,\"waiting_receivers\":%u,\"waiting_senders\":%u}",

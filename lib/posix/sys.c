@@ -3,6 +3,7 @@
  */
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -119,6 +120,63 @@ int dipc_os_pid_alive(uint32_t pid)
 	return 0;
 #else
 	return errno != ESRCH;
+#endif
+}
+
+#ifdef __linux__
+/* The state letter of /proc/<path>/stat, or 0 if it cannot be read. */
+static char proc_state(const char *path)
+{
+	char buf[512];
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* The state follows the command name, which may hold ')' itself. */
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+#endif
+
+int dipc_os_pid_state(uint32_t pid)
+{
+#ifdef __linux__
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%u/stat", (unsigned)pid);
+	switch (proc_state(path)) {
+	case 'T':
+	case 't':
+		return DIPC_PID_STOPPED;
+	case 'S':
+	case 'I':
+		break;
+	default:
+		return DIPC_PID_RUNS;   /* R; D will get on; 0: cannot tell */
+	}
+	/* The first thread sleeps; another may be the one at work. */
+	snprintf(path, sizeof(path), "/proc/%u/task", (unsigned)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return DIPC_PID_RUNS;
+	int st = DIPC_PID_WAITS;
+	struct dirent *e;
+	while (st == DIPC_PID_WAITS && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/task/%.20s/stat", (unsigned)pid, e->d_name);
+		char c = proc_state(path);
+		if (c == 't' || c == 'T')
+			st = DIPC_PID_STOPPED;
+		else if (c != 'S' && c != 'I')
+			st = DIPC_PID_RUNS;
+	}
+	closedir(d);
+	return st;
+#else
+	(void)pid;
+	return DIPC_PID_RUNS;
 #endif
 }
 

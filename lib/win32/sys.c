@@ -71,6 +71,15 @@ int dipc_os_pid_alive(uint32_t pid)
 	return r == WAIT_TIMEOUT;
 }
 
+/* Windows does not tell a suspended process from a running one cheaply
+ * (every thread's suspend count would have to be read); callers bound
+ * their spin by time anyway. */
+int dipc_os_pid_state(uint32_t pid)
+{
+	(void)pid;
+	return DIPC_PID_RUNS;
+}
+
 static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
 {
 	const unsigned char *s = p;
