@@ -432,6 +432,7 @@ static int chan_wrap(dipc_pool *pool, bool own, uint64_t off, const struct chan_
 	dipc_channel *ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return DIPC_ENOMEM;
+	atomic_store_explicit(&ch->magic, DIPC_MAGIC_CHANNEL, memory_order_relaxed);
 	ch->pool = pool;
 	ch->own_pool = own;
 	ch->hdr = pool_ptr(pool, off);
@@ -522,7 +523,7 @@ int dipc_channel_create(dipc_pool *pool, uint64_t cuid, const struct dipc_channe
 	if (!ch)
 		return DIPC_EINVAL;
 	*ch = NULL;
-	if (!pool)
+	if (!pool_ok(pool))
 		return DIPC_EINVAL;
 	struct dipc_channel_attr def;
 	if (!attr) {
@@ -603,13 +604,13 @@ out:
 
 int dipc_channel_detach(dipc_channel *ch)
 {
-	if (!ch)
+	if (!DIPC_LIVE(ch, DIPC_MAGIC_CHANNEL))
 		return DIPC_EINVAL;
 	if (atomic_load(&ch->handles) > 0)
 		return DIPC_EBUSY;
 	if (ch->own_pool)
 		dipc_pool_detach(ch->pool);
-	free(ch);
+	dipc_handle_retire(ch, &ch->magic);
 	return 0;
 }
 
@@ -643,7 +644,7 @@ static void drop_payloads(dipc_channel *ch)
 
 int dipc_channel_destroy(dipc_channel *ch)
 {
-	if (!ch)
+	if (!chan_ok(ch))
 		return DIPC_EINVAL;
 	if (atomic_load(&ch->handles) > 0)
 		return DIPC_EBUSY;
@@ -705,7 +706,7 @@ bool chan_holds_block(dipc_pool *p, uint64_t blk)
 /* Descriptor: magic u32 + abi u32, cuid, header offset, nonce, pool descriptor. */
 int dipc_channel_serialize(const dipc_channel *ch, void *buf, size_t len)
 {
-	if (!ch || (!buf && len))
+	if (!chan_ok(ch) || (!buf && len))
 		return DIPC_EINVAL;
 	if (!buf)
 		return CHAN_SER_LEN;
@@ -736,6 +737,8 @@ int dipc_channel_attach(const void *ser, size_t len, dipc_pool *pool, dipc_chann
 	uint64_t cuid = dipc_get64(b + 8), off = dipc_get64(b + 16), nonce = dipc_get64(b + 24);
 	bool own = false;
 	int rc;
+	if (pool && !pool_ok(pool))
+		return DIPC_EINVAL;
 	if (pool) {
 		/* The caller's pool must be the one the descriptor names. */
 		unsigned char mine[POOL_SER_LEN];
@@ -764,7 +767,7 @@ int dipc_channel_attach(const void *ser, size_t len, dipc_pool *pool, dipc_chann
 
 int dipc_channel_count(const dipc_channel *ch)
 {
-	if (!ch)
+	if (!chan_ok(ch))
 		return DIPC_EINVAL;
 	if (!chan_live(ch))
 		return DIPC_EDESTROYED;
@@ -777,17 +780,17 @@ int dipc_channel_count(const dipc_channel *ch)
 
 int dipc_channel_capacity(const dipc_channel *ch)
 {
-	return ch ? (int)ch->capacity : DIPC_EINVAL;
+	return chan_ok(ch) ? (int)ch->capacity : DIPC_EINVAL;
 }
 
 int dipc_channel_block_size(const dipc_channel *ch)
 {
-	return ch ? (int)ch->block_size : DIPC_EINVAL;
+	return chan_ok(ch) ? (int)ch->block_size : DIPC_EINVAL;
 }
 
 int dipc_channel_cuid(const dipc_channel *ch, uint64_t *cuid)
 {
-	if (!ch || !cuid)
+	if (!chan_ok(ch) || !cuid)
 		return DIPC_EINVAL;
 	*cuid = ch->cuid;
 	return 0;
@@ -795,7 +798,7 @@ int dipc_channel_cuid(const dipc_channel *ch, uint64_t *cuid)
 
 int dipc_channel_pool(const dipc_channel *ch, dipc_pool **pool)
 {
-	if (!ch || !pool)
+	if (!chan_ok(ch) || !pool)
 		return DIPC_EINVAL;
 	*pool = ch->pool;
 	return 0;
@@ -847,7 +850,7 @@ static void poll_pass_dead(dipc_channel *ch)
 int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns)
 {
 	const int all = DIPC_POLL_READABLE | DIPC_POLL_WRITABLE | DIPC_POLL_EMPTY | DIPC_POLL_FULL;
-	if (!ch || events == 0 || (events & ~all) || !dipc_timeout_valid(timeout_ns))
+	if (!chan_ok(ch) || events == 0 || (events & ~all) || !dipc_timeout_valid(timeout_ns))
 		return DIPC_EINVAL;
 	uint64_t deadline = dipc_deadline(timeout_ns);
 	struct chan_hdr *h = ch->hdr;
@@ -888,6 +891,7 @@ int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns)
 /* ---- handles -------------------------------------------------------------- */
 
 struct dipc_sendh {
+	_Atomic uint32_t magic;     /* DIPC_MAGIC_SENDH */
 	dipc_channel *ch;
 	int mode;
 	int64_t def_timeout;
@@ -895,6 +899,7 @@ struct dipc_sendh {
 };
 
 struct dipc_recvh {
+	_Atomic uint32_t magic;     /* DIPC_MAGIC_RECVH */
 	dipc_channel *ch;
 	int mode;
 	int64_t def_timeout;
@@ -922,7 +927,7 @@ static int handle_attr_check(const struct dipc_handle_attr *a)
 	return 0;
 }
 
-#define HANDLE_FUNCS(kind) \
+#define HANDLE_FUNCS(kind, MAGIC) \
 int dipc_##kind##_create(dipc_channel *ch, const struct dipc_handle_attr *attr, \
 			 dipc_##kind **out) \
 { \
@@ -934,11 +939,12 @@ int dipc_##kind##_create(dipc_channel *ch, const struct dipc_handle_attr *attr, 
 		dipc_handle_attr_init(&def); \
 		attr = &def; \
 	} \
-	if (!ch || handle_attr_check(attr)) \
+	if (!chan_ok(ch) || handle_attr_check(attr)) \
 		return DIPC_EINVAL; \
 	dipc_##kind *h = calloc(1, sizeof(*h)); \
 	if (!h) \
 		return DIPC_ENOMEM; \
+	atomic_store_explicit(&h->magic, MAGIC, memory_order_relaxed); \
 	h->ch = ch; \
 	h->mode = attr->wait_mode; \
 	h->def_timeout = attr->default_timeout; \
@@ -948,7 +954,7 @@ int dipc_##kind##_create(dipc_channel *ch, const struct dipc_handle_attr *attr, 
 } \
 int dipc_##kind##_open(dipc_##kind *h) \
 { \
-	if (!h) \
+	if (!DIPC_LIVE(h, MAGIC)) \
 		return DIPC_EINVAL; \
 	if (!chan_live(h->ch)) \
 		return DIPC_EDESTROYED; \
@@ -957,7 +963,7 @@ int dipc_##kind##_open(dipc_##kind *h) \
 } \
 int dipc_##kind##_close(dipc_##kind *h) \
 { \
-	if (!h) \
+	if (!DIPC_LIVE(h, MAGIC)) \
 		return DIPC_EINVAL; \
 	if (!h->open) \
 		return DIPC_ENOTOPEN; \
@@ -966,15 +972,15 @@ int dipc_##kind##_close(dipc_##kind *h) \
 } \
 int dipc_##kind##_destroy(dipc_##kind *h) \
 { \
-	if (!h) \
+	if (!DIPC_LIVE(h, MAGIC)) \
 		return DIPC_EINVAL; \
 	atomic_fetch_sub(&h->ch->handles, 1); \
-	free(h); \
+	dipc_handle_retire(h, &h->magic); \
 	return 0; \
 }
 
-HANDLE_FUNCS(sendh)
-HANDLE_FUNCS(recvh)
+HANDLE_FUNCS(sendh, DIPC_MAGIC_SENDH)
+HANDLE_FUNCS(recvh, DIPC_MAGIC_RECVH)
 
 static inline int64_t pick_timeout(int64_t t, int64_t def)
 {
@@ -996,7 +1002,7 @@ static inline int64_t timeout_left(uint64_t deadline)
 
 int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t timeout_ns)
 {
-	if (!h || (!buf && len))
+	if (!DIPC_LIVE(h, DIPC_MAGIC_SENDH) || (!buf && len))
 		return DIPC_EINVAL;
 	if (!h->open)
 		return DIPC_ENOTOPEN;
@@ -1028,7 +1034,8 @@ int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t ti
 int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 		    int64_t timeout_ns)
 {
-	if (!h || !msg || msg == dest ||
+	if (!DIPC_LIVE(h, DIPC_MAGIC_SENDH) || !msg_ok(msg) || msg == dest ||
+	    (dest && !msg_ok(dest)) ||
 	    (ownership != DIPC_COPY_ON_SEND && ownership != DIPC_TRANSFER_ON_SEND))
 		return DIPC_EINVAL;
 	if (!h->open)
@@ -1091,7 +1098,7 @@ static int check_ref(dipc_channel *ch, const struct recv_op *op)
 
 int dipc_recvh_recv_bytes(dipc_recvh *h, void *buf, size_t cap, size_t *len, int64_t timeout_ns)
 {
-	if (!h || !len || (!buf && cap))
+	if (!DIPC_LIVE(h, DIPC_MAGIC_RECVH) || !len || (!buf && cap))
 		return DIPC_EINVAL;
 	if (!h->open)
 		return DIPC_ENOTOPEN;
@@ -1119,7 +1126,7 @@ int dipc_recvh_recv_bytes(dipc_recvh *h, void *buf, size_t cap, size_t *len, int
 
 int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 {
-	if (!h || !msg)
+	if (!DIPC_LIVE(h, DIPC_MAGIC_RECVH) || !msg_ok(msg))
 		return DIPC_EINVAL;
 	if (!h->open)
 		return DIPC_ENOTOPEN;

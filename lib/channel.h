@@ -66,6 +66,7 @@ struct chan_hdr {
 };
 
 struct dipc_channel {
+	_Atomic uint32_t magic;     /* DIPC_MAGIC_CHANNEL (handle.c) */
 	dipc_pool *pool;
 	bool own_pool;              /* attached from the descriptor: detach it with us */
 	struct chan_hdr *hdr;
@@ -73,5 +74,11 @@ struct dipc_channel {
 	uint64_t cuid, capacity, block_size, slot_size, nonce;
 	atomic_int handles;
 };
+
+/* A live channel handle on a live pool. */
+static inline bool chan_ok(const dipc_channel *ch)
+{
+	return DIPC_LIVE(ch, DIPC_MAGIC_CHANNEL) && pool_ok(ch->pool);
+}
 
 #endif

@@ -86,6 +86,21 @@ static inline bool dipc_timeout_valid(int64_t t)
 	return t >= DIPC_WAIT_FOREVER;
 }
 
+/* Handle kinds (handle.c): the first word of every handle. */
+#define DIPC_MAGIC_POOL    0x6c6f6f70u  /* "pool" */
+#define DIPC_MAGIC_MEM     0x206d656du  /* "mem " */
+#define DIPC_MAGIC_MEM_MSG 0x67736d6du  /* "mmsg": a message's own handle */
+#define DIPC_MAGIC_CHANNEL 0x6e616863u  /* "chan" */
+#define DIPC_MAGIC_SENDH   0x646e6573u  /* "send" */
+#define DIPC_MAGIC_RECVH   0x76636572u  /* "recv" */
+#define DIPC_MAGIC_MSG     0x2067736du  /* "msg " */
+#define DIPC_MAGIC_DEAD    0x64616564u  /* "dead": freed */
+/* Is h a live handle of this kind?  (h may be NULL.) */
+#define DIPC_LIVE(h, kind) \
+	((h) != NULL && atomic_load_explicit(&(h)->magic, memory_order_relaxed) == (kind))
+/* Clear h's magic and free it, after a quarantine. */
+void dipc_handle_retire(void *h, _Atomic uint32_t *magic);
+
 /* Logging (lib/log.c). */
 void dipc_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 extern atomic_int dipc_log_level_;

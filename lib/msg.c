@@ -6,11 +6,19 @@
 #include <stdlib.h>
 
 
+static dipc_msg *msg_new(void)
+{
+	dipc_msg *m = calloc(1, sizeof(*m));
+	if (m)
+		atomic_store_explicit(&m->magic, DIPC_MAGIC_MSG, memory_order_relaxed);
+	return m;
+}
+
 int dipc_msg_create_empty(dipc_msg **msg)
 {
 	if (!msg)
 		return DIPC_EINVAL;
-	*msg = calloc(1, sizeof(**msg));
+	*msg = msg_new();
 	return *msg ? 0 : DIPC_ENOMEM;
 }
 
@@ -34,11 +42,15 @@ int dipc_msg_create_from_mem(dipc_mem *mem, dipc_msg **msg)
 	if (!msg)
 		return DIPC_EINVAL;
 	*msg = NULL;
-	if (!mem)
+	/* A handle of its own only: one a message holds stays with it. */
+	if (!DIPC_LIVE(mem, DIPC_MAGIC_MEM) || !pool_ok(mem->pool))
 		return DIPC_EINVAL;
-	dipc_msg *m = calloc(1, sizeof(*m));
+	dipc_msg *m = msg_new();
 	if (!m)
 		return DIPC_ENOMEM;
+	/* The message takes the handle over: from now on it is the
+	 * message's, freed with it, and refused by dipc_mem_free. */
+	atomic_store_explicit(&mem->magic, DIPC_MAGIC_MEM_MSG, memory_order_relaxed);
 	m->mem = mem;
 	m->size = mem->size;
 	*msg = m;
@@ -47,7 +59,7 @@ int dipc_msg_create_from_mem(dipc_mem *mem, dipc_msg **msg)
 
 int dipc_msg_get(const dipc_msg *msg, void **ptr, size_t *size)
 {
-	if (!msg)
+	if (!msg_ok(msg))
 		return DIPC_EINVAL;
 	if (ptr)
 		*ptr = msg->mem ? pool_ptr(msg->mem->pool, msg->mem->off) : NULL;
@@ -58,7 +70,7 @@ int dipc_msg_get(const dipc_msg *msg, void **ptr, size_t *size)
 
 int dipc_msg_mem(const dipc_msg *msg, dipc_mem **mem)
 {
-	if (!msg || !mem)
+	if (!msg_ok(msg) || !mem)
 		return DIPC_EINVAL;
 	*mem = msg->mem;
 	return msg->mem ? 0 : DIPC_EINVAL;
@@ -66,14 +78,15 @@ int dipc_msg_mem(const dipc_msg *msg, dipc_mem **mem)
 
 int dipc_msg_destroy(dipc_msg *msg, int free_mem)
 {
-	if (!msg)
+	if (!DIPC_LIVE(msg, DIPC_MAGIC_MSG))
 		return DIPC_EINVAL;
 	int rc = 0;
 	if (msg->mem) {
 		if (free_mem)
-			rc = pool_free_raw(msg->mem->pool, msg->mem->blk);
+			rc = pool_ok(msg->mem->pool) ? pool_free_raw(msg->mem->pool, msg->mem->blk)
+						     : DIPC_EDESTROYED;
 		msg_drop_mem(msg);
 	}
-	free(msg);
+	dipc_handle_retire(msg, &msg->magic);
 	return rc;
 }

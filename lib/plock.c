@@ -12,11 +12,11 @@
  * A holder that is alive but does not let go - stopped by SIGSTOP, a
  * debugger or a freezer, or a live id written into the word by a hostile
  * process - cannot be taken over.  The rule: every acquisition carries the
- * caller's deadline, and a try-once caller never sleeps.  Its spin lasts
- * while the holder is getting on (running, or ready to run: a holder
- * preempted inside its few microseconds of work), at most until its
- * deadline; a holder found stopped, or asleep by choice, ends it at once
- * with DIPC_EBUSY.  A bounded caller sleeps in naps and gives up at its
+ * caller's deadline, and a try-once caller never sleeps on the lock.  It
+ * spins, then naps for a few microseconds at a time while the holder is
+ * getting on (running, or ready to run: a holder preempted inside its few
+ * microseconds of work), at most until its deadline; a holder found
+ * stopped, or asleep by choice, ends it at once with DIPC_EBUSY.  A bounded caller sleeps in naps and gives up at its
  * deadline with DIPC_ETIMEDOUT.  What a sleeper records (its entry in the
  * waiter set) is struck off by others if it dies asleep (waiters.c).
  *
@@ -37,8 +37,11 @@ static int take_from_dead(struct dipc_plock *l, uint32_t cur, uint32_t me)
 	return 1;
 }
 
-/* Spin-only acquisition (try once): 0/1 as below, or DIPC_EBUSY. */
-static int acquire_spinning(struct dipc_plock *l, uint64_t deadline)
+/* Try-once acquisition: 0/1 as below, or DIPC_EBUSY.  After a short
+ * spin it gives the processor away in short naps (a holder preempted on
+ * our own processor gets on only if we do), looking at the holder between
+ * them; a sleep on the lock word is never made. */
+static int acquire_trying(struct dipc_plock *l, uint64_t deadline)
 {
 	uint32_t me = dipc_os_pid();
 	uint64_t look_at = 0;
@@ -62,13 +65,11 @@ static int acquire_spinning(struct dipc_plock *l, uint64_t deadline)
 			if (now >= deadline ||
 			    (cur != me && dipc_os_pid_state(cur) != DIPC_PID_RUNS))
 				return DIPC_EBUSY;
-			look_at = now + DIPC_TRY_SPIN_NS;
+			dipc_os_sleep_ns(DIPC_TRY_SPIN_NS);
+			look_at = dipc_os_now_ns();
+			continue;
 		}
-		/* Let a preempted holder have our processor. */
-		if (spin % 64 == 0)
-			dipc_os_yield();
-		else
-			dipc_cpu_relax();
+		dipc_cpu_relax();
 	}
 }
 
@@ -76,7 +77,7 @@ int dipc_plock_acquire(const struct dipc_os_shm *seg, struct dipc_plock *l, uint
 		       bool spin_only)
 {
 	if (spin_only)
-		return acquire_spinning(l, deadline);
+		return acquire_trying(l, deadline);
 	uint32_t me = dipc_os_pid();
 	for (int spin = 0;; spin++) {
 		uint32_t cur = 0;

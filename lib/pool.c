@@ -80,10 +80,11 @@ static int pool_lock_as(dipc_pool *p, uint64_t deadline, bool spin_only)
 
 int pool_lock(dipc_pool *p, uint64_t deadline)
 {
-	/* Try once: spin while the holder gets on, for a liveness period
-	 * at most; never sleep. */
+	/* Try once: never sleep on the lock; wait while the holder gets on
+	 * (a holder preempted on a loaded machine may need a while), but
+	 * not for one that is stopped. */
 	if (deadline == 0)
-		return pool_lock_as(p, dipc_os_now_ns() + DIPC_LIVENESS_NS, true);
+		return pool_lock_as(p, dipc_os_now_ns() + DIPC_LOCK_PATIENCE_NS, true);
 	return pool_lock_as(p, deadline, false);
 }
 
@@ -324,6 +325,7 @@ int pool_mem_new(dipc_pool *p, uint64_t blk, uint64_t off, uint64_t size, dipc_m
 	dipc_mem *m = malloc(sizeof(*m));
 	if (!m)
 		return DIPC_ENOMEM;
+	atomic_store_explicit(&m->magic, DIPC_MAGIC_MEM, memory_order_relaxed);
 	m->pool = p;
 	m->blk = blk;
 	m->off = off;
@@ -384,6 +386,7 @@ static int pool_wrap(struct dipc_os_shm *shm, const char *name, const struct poo
 	dipc_pool *p = calloc(1, sizeof(*p));
 	if (!p)
 		return DIPC_ENOMEM;
+	atomic_store_explicit(&p->magic, DIPC_MAGIC_POOL, memory_order_relaxed);
 	p->shm = *shm;
 	p->hdr = shm->addr;
 	p->heap = (unsigned char *)shm->addr + POOL_HDR_SIZE;
@@ -496,16 +499,16 @@ int dipc_pool_attach_name(const char *name, dipc_pool **pool)
 
 int dipc_pool_detach(dipc_pool *pool)
 {
-	if (!pool)
+	if (!pool_ok(pool))
 		return DIPC_EINVAL;
 	dipc_os_shm_close(&pool->shm);
-	free(pool);
+	dipc_handle_retire(pool, &pool->magic);
 	return 0;
 }
 
 int dipc_pool_destroy(dipc_pool *pool)
 {
-	if (!pool)
+	if (!pool_ok(pool))
 		return DIPC_EINVAL;
 	/* Only the first destroy removes the name: by the time a second
 	 * handle is destroyed, the name may belong to a newer pool. */
@@ -540,7 +543,7 @@ int pool_serialize_into(const dipc_pool *p, unsigned char *b)
 
 int dipc_pool_serialize(const dipc_pool *pool, void *buf, size_t len)
 {
-	if (!pool || (!buf && len))
+	if (!pool_ok(pool) || (!buf && len))
 		return DIPC_EINVAL;
 	if (!buf)
 		return POOL_SER_LEN;
@@ -595,7 +598,7 @@ int dipc_pool_attach(const void *ser, size_t len, dipc_pool **pool)
 
 int dipc_pool_stats(dipc_pool *pool, struct dipc_pool_stats *st)
 {
-	if (!pool || !st)
+	if (!pool_ok(pool) || !st)
 		return DIPC_EINVAL;
 	memset(st, 0, sizeof(*st));
 	int rc = pool_lock_patient(pool);
@@ -654,7 +657,7 @@ int dipc_pool_alloc_wait(dipc_pool *pool, size_t size, int64_t timeout_ns, dipc_
 	if (!mem)
 		return DIPC_EINVAL;
 	*mem = NULL;
-	if (!pool || size == 0 || !dipc_timeout_valid(timeout_ns))
+	if (!pool_ok(pool) || size == 0 || !dipc_timeout_valid(timeout_ns))
 		return DIPC_EINVAL;
 	uint64_t deadline = dipc_deadline(timeout_ns);
 	struct pool_hdr *h = pool->hdr;
@@ -686,7 +689,7 @@ int dipc_pool_alloc_wait(dipc_pool *pool, size_t size, int64_t timeout_ns, dipc_
 
 int dipc_pool_reclaim(dipc_pool *pool)
 {
-	if (!pool)
+	if (!pool_ok(pool))
 		return DIPC_EINVAL;
 	struct pool_hdr *h = pool->hdr;
 	int freed = 0;
@@ -739,7 +742,7 @@ int dipc_pool_reclaim(dipc_pool *pool)
 
 int dipc_mem_get(const dipc_mem *mem, void **ptr, size_t *size)
 {
-	if (!mem)
+	if (!mem_ok(mem))
 		return DIPC_EINVAL;
 	if (ptr)
 		*ptr = pool_ptr(mem->pool, mem->off);
@@ -753,7 +756,7 @@ int dipc_mem_get(const dipc_mem *mem, void **ptr, size_t *size)
 
 int dipc_mem_serialize(const dipc_mem *mem, void *buf, size_t len)
 {
-	if (!mem || (!buf && len))
+	if (!mem_ok(mem) || (!buf && len))
 		return DIPC_EINVAL;
 	if (!buf)
 		return MEM_SER_LEN;
@@ -774,7 +777,7 @@ int dipc_mem_attach(dipc_pool *pool, const void *ser, size_t len, dipc_mem **mem
 	if (!mem)
 		return DIPC_EINVAL;
 	*mem = NULL;
-	if (!pool || !ser || len < MEM_SER_LEN)
+	if (!pool_ok(pool) || !ser || len < MEM_SER_LEN)
 		return DIPC_EINVAL;
 	const unsigned char *b = ser;
 	uint64_t head = dipc_get64(b);
@@ -801,24 +804,27 @@ int dipc_mem_clone(const dipc_mem *mem, size_t offset, size_t size, dipc_mem **c
 	if (!clone)
 		return DIPC_EINVAL;
 	*clone = NULL;
-	if (!mem || offset > mem->size || size > mem->size - offset)
+	if (!mem_ok(mem) || offset > mem->size || size > mem->size - offset)
 		return DIPC_EINVAL;
 	return pool_mem_new(mem->pool, mem->blk, mem->off + offset, size, clone);
 }
 
+/* A handle a message holds is the message's to free (dipc_msg_mem(3)):
+ * only a handle of its own (DIPC_MAGIC_MEM) is freed or detached here. */
 int dipc_mem_free(dipc_mem *mem)
 {
-	if (!mem)
+	if (!DIPC_LIVE(mem, DIPC_MAGIC_MEM))
 		return DIPC_EINVAL;
-	int rc = pool_free_raw(mem->pool, mem->blk);
-	free(mem);
+	/* Its pool detached or destroyed: the memory went with it. */
+	int rc = pool_ok(mem->pool) ? pool_free_raw(mem->pool, mem->blk) : DIPC_EDESTROYED;
+	dipc_handle_retire(mem, &mem->magic);
 	return rc;
 }
 
 int dipc_mem_detach(dipc_mem *mem)
 {
-	if (!mem)
+	if (!DIPC_LIVE(mem, DIPC_MAGIC_MEM))
 		return DIPC_EINVAL;
-	free(mem);
+	dipc_handle_retire(mem, &mem->magic);
 	return 0;
 }

@@ -97,6 +97,7 @@ struct blk_hdr {
 #define BLK_OWNER_RECLAIM 0xfffffffeu
 
 struct dipc_pool {
+	_Atomic uint32_t magic;         /* DIPC_MAGIC_POOL (handle.c) */
 	struct dipc_os_shm shm;
 	struct pool_hdr *hdr;
 	unsigned char *heap;
@@ -106,6 +107,7 @@ struct dipc_pool {
 };
 
 struct dipc_mem {
+	_Atomic uint32_t magic;         /* DIPC_MAGIC_MEM, or _MEM_MSG in a message */
 	dipc_pool *pool;
 	uint64_t blk;   /* heap offset of the block header */
 	uint64_t off;   /* heap offset of the first byte of this range */
@@ -117,6 +119,7 @@ struct dipc_mem {
  * saving a malloc and a free per message; dipc_msg_mem documents that the
  * handle stays the message's, so no caller frees it. */
 struct dipc_msg {
+	_Atomic uint32_t magic;         /* DIPC_MAGIC_MSG */
 	dipc_mem *mem;
 	uint64_t size;
 	dipc_mem own;
@@ -126,6 +129,7 @@ struct dipc_msg {
 static inline void msg_set_own(dipc_msg *msg, dipc_pool *p, uint64_t blk, uint64_t off,
 			       uint64_t size)
 {
+	atomic_store_explicit(&msg->own.magic, DIPC_MAGIC_MEM_MSG, memory_order_relaxed);
 	msg->own.pool = p;
 	msg->own.blk = blk;
 	msg->own.off = off;
@@ -136,9 +140,28 @@ static inline void msg_set_own(dipc_msg *msg, dipc_pool *p, uint64_t blk, uint64
 /* Let go of msg's handle (not of the memory). */
 static inline void msg_drop_mem(dipc_msg *msg)
 {
-	if (msg->mem != &msg->own)
-		free(msg->mem);
+	if (msg->mem && msg->mem != &msg->own)
+		dipc_handle_retire(msg->mem, &msg->mem->magic);
+	else if (msg->mem)
+		atomic_store_explicit(&msg->own.magic, DIPC_MAGIC_DEAD, memory_order_relaxed);
 	msg->mem = NULL;
+}
+
+/* A live pool handle, a live memory handle on a live pool, a live
+ * message whose memory (if any) is on a live pool. */
+static inline bool pool_ok(const dipc_pool *p)
+{
+	return DIPC_LIVE(p, DIPC_MAGIC_POOL);
+}
+static inline bool mem_ok(const dipc_mem *m)
+{
+	return m != NULL && (atomic_load_explicit(&m->magic, memory_order_relaxed) == DIPC_MAGIC_MEM ||
+			     atomic_load_explicit(&m->magic, memory_order_relaxed) == DIPC_MAGIC_MEM_MSG) &&
+	       pool_ok(m->pool);
+}
+static inline bool msg_ok(const dipc_msg *m)
+{
+	return DIPC_LIVE(m, DIPC_MAGIC_MSG) && (!m->mem || mem_ok(m->mem));
 }
 
 static inline struct blk_hdr *blk_at(const dipc_pool *p, uint64_t off)

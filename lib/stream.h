@@ -47,8 +47,8 @@ struct dipc_stream_shm {
 
 	/* Written when a side goes to sleep.  The reader sleeps on data_evt
 	 * (the writer bumps it), the writer on space_evt; a side announces
-	 * its sleep in r_sleeping / w_sleeping so the other skips the wake-up
-	 * call when nobody sleeps. */
+	 * its sleep in r_sleeping / w_sleeping (its process id, 0 when awake)
+	 * so the other skips the wake-up call when nobody sleeps. */
 	_Alignas(DIPC_CACHELINE) _Atomic uint32_t data_evt;
 	_Atomic uint32_t space_evt;
 	_Atomic uint32_t r_sleeping;
@@ -83,6 +83,7 @@ struct dipc_stream {
 	uint64_t size;                  /* ring bytes */
 	uint64_t pos;                   /* our cursor, the one we publish */
 	uint64_t peer;                  /* our last look at the other cursor */
+	unsigned kicks;                 /* wake-up calls made (stream_io.c) */
 
 	/* Rate limit for asking the OS whether the peer still lives. */
 	uint32_t seen_pid;

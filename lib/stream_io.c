@@ -18,6 +18,12 @@
  *
  * A sleep lasts at most DIPC_LIVENESS_NS, after which the sleeper asks
  * whether the peer process still exists; a dead peer counts as closed.
+ *
+ * No trace of the dead: the sleeping word holds the sleeper's process id,
+ * not a bare flag, so a side that keeps finding it set (a sleeper killed
+ * in its sleep never clears it) checks, every DIPC_WAITER_REPAIR_EVERY
+ * wake-up calls, whether that process lives, and clears the word if not;
+ * from then on it makes no more wake-up calls for nobody.
  */
 #include "stream.h"
 
@@ -29,14 +35,22 @@ void dipc_stream_publish_(dipc_stream *s)
 	_Atomic uint32_t *flag = writer ? &h->r_sleeping : &h->w_sleeping;
 
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(flag, memory_order_relaxed))
-		dipc_stream_kick_(s, writer ? &h->data_evt : &h->space_evt);
+	uint32_t who = atomic_load_explicit(flag, memory_order_relaxed);
+	if (likely(!who))
+		return;
+	dipc_stream_kick_(s, writer ? &h->data_evt : &h->space_evt);
+	/* Still set after many calls: is the sleeper still there? */
+	if (++s->kicks % DIPC_WAITER_REPAIR_EVERY == 0 && !dipc_os_pid_alive(who) &&
+	    atomic_compare_exchange_strong(flag, &who, 0))
+		DIPC_LOG(DIPC_LOG_BASIC, "stream %s: cleared the sleep mark of dead process %u",
+			 s->name, who);
 }
 
 /* Bump an event word and wake whoever sleeps on it. */
 void dipc_stream_kick_(dipc_stream *s, _Atomic uint32_t *evt)
 {
 	atomic_fetch_add_explicit(evt, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&dipc_wake_calls, 1, memory_order_relaxed);
 	dipc_os_wake(&s->shm, evt);
 }
 
@@ -118,7 +132,7 @@ int dipc_stream_wait_(dipc_stream *s, int64_t timeout_ns, uint64_t *deadline,
 	int rc;
 	for (;;) {
 		uint32_t seq = atomic_load_explicit(evt, memory_order_acquire);
-		atomic_store_explicit(flag, 1, memory_order_seq_cst);
+		atomic_store_explicit(flag, s->pid, memory_order_seq_cst);
 		atomic_thread_fence(memory_order_seq_cst);
 		if (can_go(s)) {
 			rc = 0;

@@ -80,7 +80,7 @@ static int stream_view_status(const char *name, const void *map, size_t size, bo
 		       "\"writer_sleeping\":%u,\"pids\":[",
 		       name, (unsigned long long)ring, (unsigned long long)r,
 		       (unsigned long long)w, (unsigned long long)used, state, rt, wt,
-		       atomic_load(&m->r_sleeping), atomic_load(&m->w_sleeping));
+		       atomic_load(&m->r_sleeping) != 0, atomic_load(&m->w_sleeping) != 0);
 		for (int i = 0; i < npids; i++)
 			printf("%s%d", i ? "," : "", pids[i]);
 		printf("]}\n");
