@@ -121,8 +121,11 @@ static int check_header(const struct dipc_os_shm *shm, uint64_t *ring)
 }
 
 /* May we join this existing segment?  Not one another user owns, nor one
- * more open than the caller asked for, unless it opted into sharing: a
- * squatter could otherwise take our bytes or feed us its own. */
+ * more open than the caller asked for (granting its group or others a
+ * right that perm does not; the owner's bits concern us alone), unless
+ * the caller opted into sharing: a squatter could otherwise take our
+ * bytes or feed us its own.  Decided on the descriptor we map, before
+ * any byte of the segment is read. */
 static int may_join(const struct dipc_os_shm *shm, const char *name, unsigned perm)
 {
 	if (perm & DIPC_SHARED)
@@ -133,7 +136,7 @@ static int may_join(const struct dipc_os_shm *shm, const char *name, unsigned pe
 			 "(DIPC_SHARED accepts it)", name);
 		return DIPC_EPERM;
 	}
-	if (shm->mode != DIPC_OS_MODE_UNKNOWN && (shm->mode & ~want)) {
+	if (shm->mode != DIPC_OS_MODE_UNKNOWN && (shm->mode & ~want & 077u)) {
 		DIPC_LOG(DIPC_LOG_BASIC, "stream %s has mode %03o, more open than the %03o "
 			 "asked for; refused (DIPC_SHARED accepts it)", name, shm->mode, want);
 		return DIPC_EPERM;

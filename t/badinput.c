@@ -42,7 +42,8 @@ static const char *const api[] = {
 	"dipc_strerror", "dipc_version", "dipc_init", "dipc_cleanup",
 	"dipc_log_set_level", "dipc_log_get_level", "dipc_log_set_handler",
 	"dipc_pool_attr_init", "dipc_pool_create", "dipc_pool_destroy", "dipc_pool_detach",
-	"dipc_pool_serialize", "dipc_pool_attach", "dipc_pool_attach_name", "dipc_pool_stats",
+	"dipc_pool_serialize", "dipc_pool_attach", "dipc_pool_attach_name",
+	"dipc_pool_attach_name_flags", "dipc_pool_stats",
 	"dipc_pool_alloc", "dipc_pool_alloc_wait", "dipc_pool_reclaim",
 	"dipc_mem_get", "dipc_mem_serialize", "dipc_mem_attach", "dipc_mem_clone",
 	"dipc_mem_free", "dipc_mem_detach",
@@ -71,7 +72,7 @@ static const char *code_name(long long c)
 		"DIPC_ETIMEDOUT", "DIPC_ENOTOPEN", "DIPC_EDESTROYED", "DIPC_EPEERCLOSED",
 		"DIPC_EPERM", "DIPC_EVERSION", "DIPC_EEXIST", "DIPC_ENOENT", "DIPC_EBUSY",
 		"DIPC_EMSGSIZE", "DIPC_ECORRUPT", "DIPC_EFOREIGN", "DIPC_ESYS",
-		"DIPC_ENAMETOOLONG",
+		"DIPC_ENAMETOOLONG", "DIPC_ELIMIT",
 	};
 	static char buf[4][24];
 	static int i;
@@ -184,6 +185,17 @@ static int chk_dipc_pool_attach_name(const char *name)
 {
 	dipc_pool *p = SENTINEL;
 	int rc = dipc_pool_attach_name(name, &p);
+	if (rc == 0) {
+		dipc_pool_detach(p);
+		return 0;
+	}
+	return p ? E_OUT_LEFT : rc;
+}
+
+static int chk_dipc_pool_attach_name_flags(const char *name, unsigned flags)
+{
+	dipc_pool *p = SENTINEL;
+	int rc = dipc_pool_attach_name_flags(name, flags, &p);
 	if (rc == 0) {
 		dipc_pool_detach(p);
 		return 0;
@@ -545,6 +557,51 @@ static void rows_pool(struct fx *f)
 	    chk_dipc_pool_attach_name(raw) + (stat(path, &sb) == 0));
 #else
 	row_skip("dipc_pool_attach_name", "no raw segments on Windows");
+#endif
+
+	/* Flags are checked before the name: nothing is opened for a call
+	 * that cannot be right. */
+	ROW(dipc_pool_attach_name_flags, DIPC_EINVAL, "NULL name",
+	    chk_dipc_pool_attach_name_flags(NULL, DIPC_SHARED));
+	ROW(dipc_pool_attach_name_flags, DIPC_EINVAL, "NULL out",
+	    dipc_pool_attach_name_flags(f->pname, DIPC_SHARED, NULL));
+	ROW(dipc_pool_attach_name_flags, DIPC_EINVAL, "flags 1",
+	    chk_dipc_pool_attach_name_flags(f->pname, 1));
+	ROW(dipc_pool_attach_name_flags, DIPC_EINVAL, "flags DIPC_SHARED << 1",
+	    chk_dipc_pool_attach_name_flags(f->pname, DIPC_SHARED << 1));
+	ROW(dipc_pool_attach_name_flags, DIPC_EINVAL, "flags UINT_MAX",
+	    chk_dipc_pool_attach_name_flags(f->pname, UINT_MAX));
+	ROW(dipc_pool_attach_name_flags, DIPC_EINVAL, "bad flags and a NULL name",
+	    chk_dipc_pool_attach_name_flags(NULL, UINT_MAX));
+	ROW(dipc_pool_attach_name_flags, DIPC_EINVAL, "name \"a/../b\" with DIPC_SHARED",
+	    chk_dipc_pool_attach_name_flags("a/../b", DIPC_SHARED));
+	char n64[DIPC_NAME_MAX + 2];
+	memset(n64, 'n', sizeof(n64) - 1);
+	n64[sizeof(n64) - 1] = 0;
+	ROW(dipc_pool_attach_name_flags, DIPC_ENAMETOOLONG, "name of DIPC_NAME_MAX + 1 bytes",
+	    chk_dipc_pool_attach_name_flags(n64, DIPC_SHARED));
+	ROW(dipc_pool_attach_name_flags, DIPC_ENOENT, "name of a destroyed pool, DIPC_SHARED",
+	    chk_dipc_pool_attach_name_flags(t_name("gone"), DIPC_SHARED));
+	ROW(dipc_pool_attach_name_flags, 0, "our own pool, flags 0",
+	    chk_dipc_pool_attach_name_flags(f->pname, 0));
+	ROW(dipc_pool_attach_name_flags, 0, "our own pool, DIPC_SHARED",
+	    chk_dipc_pool_attach_name_flags(f->pname, DIPC_SHARED));
+#ifndef _WIN32
+	if (raw_segment(seg, 0, NULL, 0) == 0) {
+		ROW(dipc_pool_attach_name_flags, DIPC_ECORRUPT, "a segment of size 0, DIPC_SHARED",
+		    chk_dipc_pool_attach_name_flags(raw, DIPC_SHARED));
+		raw_unlink(seg);
+	} else {
+		row_skip("dipc_pool_attach_name_flags", "cannot make a raw segment");
+	}
+	memset(hdr, 0x5a, sizeof(hdr));
+	if (raw_segment(seg, 8192, hdr, sizeof(hdr)) == 0) {
+		ROW(dipc_pool_attach_name_flags, DIPC_ECORRUPT, "a segment of garbage, DIPC_SHARED",
+		    chk_dipc_pool_attach_name_flags(raw, DIPC_SHARED));
+		raw_unlink(seg);
+	} else {
+		row_skip("dipc_pool_attach_name_flags", "cannot make a raw segment");
+	}
 #endif
 
 	ROW(dipc_pool_stats, DIPC_EINVAL, "NULL pool and NULL stats", dipc_pool_stats(NULL, NULL));
@@ -970,6 +1027,10 @@ static void rows_stream(void)
 	    chk_dipc_stream_open(name, DIPC_STREAM_READ, 64, UINT_MAX));
 	ROW(dipc_stream_open, DIPC_EINVAL, "perm with the sticky bit",
 	    chk_dipc_stream_open(name, DIPC_STREAM_READ, 64, 01600));
+	ROW(dipc_stream_open, DIPC_EINVAL, "perm with the bit above DIPC_SHARED",
+	    chk_dipc_stream_open(name, DIPC_STREAM_READ, 64, 0600 | (DIPC_SHARED << 1)));
+	ROW(dipc_stream_open, DIPC_EINVAL, "perm DIPC_SHARED with the sticky bit",
+	    chk_dipc_stream_open(name, DIPC_STREAM_READ, 64, DIPC_SHARED | 01600));
 	ROW(dipc_stream_open, DIPC_EINVAL, "role INT_MIN", chk_dipc_stream_open(name, INT_MIN, 64, 0));
 	ROW(dipc_stream_open, DIPC_EINVAL, "name \"a/../b\"",
 	    chk_dipc_stream_open("a/../b", DIPC_STREAM_READ, 64, 0));

@@ -11,19 +11,47 @@
  *   sec_helper forge         print key=code for descriptors patched to
  *                            another host or ABI version
  *   sec_helper attach HEX    attach a pool descriptor; print its code
+ *   sec_helper squat-read NAME | squat-write NAME | squat-pool NAME
+ *                            (run as another user) take NAME first: a
+ *                            stream as reader, a stream as writer with
+ *                            bytes in the ring, or a pool, all open to
+ *                            everyone; print ready=1, wait for a line on
+ *                            stdin, report what reached it, clean up
+ *   sec_helper victim KIND NAME
+ *                            open NAME the ordinary way (KIND write, read
+ *                            or pool) and report what happened
+ *   sec_helper modes         one user: a stream joined with a perm
+ *                            narrower, equal or wider than its mode
+ *   sec_helper leader        a stream writer whose main thread has
+ *                            exited while another thread writes on
+ *   sec_helper zombies DIR   make streams and channels whose writer or
+ *                            sender died without being reaped (their
+ *                            parent, this process, waits for DIR/zstop)
+ *   sec_helper observe DIR I watch the I-th of them from this process
  *
  * Every result is printed as "key=value" for the script to check.  The
  * descriptor byte offsets are those of ABI 1 (lib/pool.c, lib/channel.c).
  */
 #include <dragonipc.h>
 
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Weak, so that this helper also runs against a library from before the
+ * call (the script's squatting checks then show what that library did). */
+#pragma weak dipc_pool_attach_name_flags
 
 static void t_hex(const void *buf, size_t len, char *out)
 {
@@ -230,6 +258,30 @@ static int try_pool_name(const char *name)
 	return rc;
 }
 
+#define NO_SUCH_CALL 1000      /* printed when the library lacks the call */
+
+static int try_pool_name_flags(const char *name, unsigned flags)
+{
+	if (!dipc_pool_attach_name_flags)
+		return NO_SUCH_CALL;
+	dipc_pool *p = NULL;
+	int rc = dipc_pool_attach_name_flags(name, flags, &p);
+	if (rc == 0)
+		dipc_pool_detach(p);
+	return rc;
+}
+
+/* Open with perm | DIPC_SHARED.  Only a library older than the flag
+ * refuses it (DIPC_EINVAL); then the plain perm is what such a library
+ * offers, and what a squatter would use. */
+static int open_shared(const char *name, int role, unsigned perm, dipc_stream **s)
+{
+	int rc = dipc_stream_open(name, role, 256, perm | DIPC_SHARED, s);
+	if (rc == DIPC_EINVAL)
+		rc = dipc_stream_open(name, role, 256, perm, s);
+	return rc;
+}
+
 static int try_pool_desc(const char *hex)
 {
 	dipc_pool *p = NULL;
@@ -239,10 +291,10 @@ static int try_pool_desc(const char *hex)
 	return rc;
 }
 
-static int try_stream(const char *name, int role, const char *data)
+static int try_stream(const char *name, int role, unsigned perm, const char *data)
 {
 	dipc_stream *s = NULL;
-	int rc = dipc_stream_open(name, role, 256, 0, &s);
+	int rc = dipc_stream_open(name, role, 256, perm, &s);
 	if (rc)
 		return rc;
 	if (data && dipc_stream_write(s, data, strlen(data), DIPC_TRY_ONCE) != (int64_t)strlen(data))
@@ -272,7 +324,14 @@ static int attack(const char *dir)
 	put_code("pool_p0_by_desc", try_pool_desc(lookup(d, n, "pool_p0")));
 	put_code("chan_p0_send", send_into(lookup(d, n, "chan_p0")));
 	put_code("pool_p44_by_name", try_pool_name(lookup(d, n, "name_p44")));
+	/* A pool another user owns is joined by name only with DIPC_SHARED,
+	 * and DIPC_SHARED opens nothing the mode keeps shut. */
 	put_code("pool_p60_by_name", try_pool_name(lookup(d, n, "name_p60")));
+	put_code("pool_p60_by_name_flags0", try_pool_name_flags(lookup(d, n, "name_p60"), 0));
+	put_code("pool_p60_by_name_shared",
+		 try_pool_name_flags(lookup(d, n, "name_p60"), DIPC_SHARED));
+	put_code("pool_p0_by_name_shared",
+		 try_pool_name_flags(lookup(d, n, "name_p0"), DIPC_SHARED));
 	put_code("pool_p60_by_desc", try_pool_desc(lookup(d, n, "pool_p60")));
 	put_code("chan_p60_send", send_into(lookup(d, n, "chan_p60")));
 	put_code("chan_p66_send", send_into(lookup(d, n, "chan_p66")));
@@ -282,10 +341,422 @@ static int attack(const char *dir)
 	if (rc == 0)
 		dipc_pool_detach(p);    /* never destroy what is not ours */
 	put_code("pool_p0_create", rc);
-	put_code("stream_s0_write", try_stream(lookup(d, n, "name_s0"), DIPC_STREAM_WRITE, "x"));
-	put_code("stream_s0_read", try_stream(lookup(d, n, "name_s0"), DIPC_STREAM_READ, NULL));
+	put_code("stream_s0_write", try_stream(lookup(d, n, "name_s0"), DIPC_STREAM_WRITE, 0, "x"));
+	put_code("stream_s0_read", try_stream(lookup(d, n, "name_s0"), DIPC_STREAM_READ, 0, NULL));
+	put_code("stream_s0_write_shared", try_stream(lookup(d, n, "name_s0"), DIPC_STREAM_WRITE,
+						      0600 | DIPC_SHARED, "y"));
 	put_code("stream_s0_unlink", dipc_stream_unlink(lookup(d, n, "name_s0")));
-	put_code("stream_s60_write", try_stream(lookup(d, n, "name_s60"), DIPC_STREAM_WRITE, "hello"));
+	/* Refused without the flag (nothing written), joined with it. */
+	put_code("stream_s60_write", try_stream(lookup(d, n, "name_s60"), DIPC_STREAM_WRITE, 0,
+						"refused"));
+	put_code("stream_s60_write_0660", try_stream(lookup(d, n, "name_s60"), DIPC_STREAM_WRITE,
+						     0660, "refused"));
+	put_code("stream_s60_write_shared", try_stream(lookup(d, n, "name_s60"),
+						       DIPC_STREAM_WRITE, 0660 | DIPC_SHARED,
+						       "hello"));
+	return 0;
+}
+
+/* ---- squatting ---------------------------------------------------------------- */
+
+/* Wait for the script's go-ahead: a line on stdin, or its end. */
+static void wait_line(void)
+{
+	char buf[16];
+	if (!fgets(buf, sizeof(buf), stdin))
+		return;
+}
+
+/* Run as another user: take the name first, open to everyone, and see
+ * whether the victim's ordinary open lands in it. */
+static int squat(const char *kind, const char *name)
+{
+	printf("uid=%ld\n", (long)getuid());
+	if (strcmp(kind, "pool") == 0) {
+		dipc_pool *p = NULL;
+		int rc = pool_mode(name, 0666, &p);
+		put_code("squat_open", rc);
+		printf("ready=1\n");
+		wait_line();
+		if (p)
+			dipc_pool_destroy(p);
+		return rc ? 1 : 0;
+	}
+	bool reader = strcmp(kind, "read") == 0;
+	dipc_stream *s = NULL;
+	int rc = open_shared(name, reader ? DIPC_STREAM_READ : DIPC_STREAM_WRITE, 0666, &s);
+	put_code("squat_open", rc);
+	if (rc) {
+		printf("ready=1\n");
+		return 1;
+	}
+	if (!reader)    /* bait: bytes a victim reader would take for real */
+		put_code("squat_wrote", dipc_stream_write(s, "forged", 6, DIPC_TRY_ONCE));
+	printf("ready=1\n");
+	wait_line();
+	if (reader) {
+		char data[64] = { 0 };
+		long long got = dipc_stream_read(s, data, sizeof(data) - 1, DIPC_TRY_ONCE);
+		put_code("squat_read", got);
+		printf("squat_data=%s\n", got > 0 ? data : "");
+	}
+	dipc_stream_close(s);
+	/* A writer that leaves unread bytes keeps the name for a reader to
+	 * come: remove it (a no-op when the close did). */
+	dipc_stream_unlink(name);
+	return 0;
+}
+
+/* The victim: the ordinary calls, with no flag. */
+static int victim(const char *kind, const char *name)
+{
+	if (strcmp(kind, "pool") == 0) {
+		put_code("victim_attach", try_pool_name(name));
+		put_code("victim_attach_flags0", try_pool_name_flags(name, 0));
+		put_code("victim_attach_shared", try_pool_name_flags(name, DIPC_SHARED));
+		return 0;
+	}
+	bool reader = strcmp(kind, "read") == 0;
+	dipc_stream *s = NULL;
+	int rc = dipc_stream_open(name, reader ? DIPC_STREAM_READ : DIPC_STREAM_WRITE, 256, 0, &s);
+	put_code("victim_open", rc);
+	if (rc)
+		return 0;
+	if (reader) {
+		char data[64] = { 0 };
+		long long got = dipc_stream_read(s, data, sizeof(data) - 1, DIPC_TRY_ONCE);
+		put_code("victim_read", got);
+		printf("victim_data=%s\n", got > 0 ? data : "");
+	} else {
+		put_code("victim_wrote", dipc_stream_write(s, "secret", 6, DIPC_TRY_ONCE));
+	}
+	dipc_stream_close(s);
+	return 0;
+}
+
+/* One user: a stream whose mode is wider than the perm a later opener
+ * asks for is refused to it, unless it passes DIPC_SHARED; narrower or
+ * equal is joined. */
+static int modes(void)
+{
+	char wide[64], narrow[64];
+	snprintf(wide, sizeof(wide), "t-sec-%ld-wide", (long)getpid());
+	snprintf(narrow, sizeof(narrow), "t-sec-%ld-narrow", (long)getpid());
+	dipc_stream *r = NULL, *w = NULL, *r2 = NULL, *w2 = NULL;
+	umask(077);
+	int rc = dipc_stream_open(wide, DIPC_STREAM_READ, 256, 0666, &r);
+	put_code("wide_create", rc);
+	if (rc)
+		return 1;
+	put_code("wide_0600", try_stream(wide, DIPC_STREAM_WRITE, 0600, "refused"));
+	put_code("wide_default", try_stream(wide, DIPC_STREAM_WRITE, 0, "refused"));
+	put_code("wide_0660", try_stream(wide, DIPC_STREAM_WRITE, 0660, "refused"));
+	put_code("wide_0666", try_stream(wide, DIPC_STREAM_WRITE, 0666, "a"));
+	rc = dipc_stream_open(wide, DIPC_STREAM_WRITE, 256, 0600 | DIPC_SHARED, &w);
+	put_code("wide_shared", rc);
+	if (rc == 0) {
+		dipc_stream_write(w, "b", 1, DIPC_TRY_ONCE);
+		dipc_stream_close(w);
+	}
+	char data[64] = { 0 };
+	long long got = dipc_stream_read(r, data, sizeof(data) - 1, DIPC_TRY_ONCE);
+	printf("wide_data=%s\n", got > 0 ? data : "");
+	dipc_stream_close(r);
+	/* Narrower than asked: nothing to fear from it. */
+	rc = dipc_stream_open(narrow, DIPC_STREAM_READ, 256, 0600, &r2);
+	put_code("narrow_create", rc);
+	if (rc == 0) {
+		rc = dipc_stream_open(narrow, DIPC_STREAM_WRITE, 256, 0666, &w2);
+		put_code("narrow_0666", rc);
+		if (rc == 0)
+			dipc_stream_close(w2);
+		/* The owner's own bits open it to no one else. */
+		put_code("narrow_0400", try_stream(narrow, DIPC_STREAM_WRITE, 0400, NULL));
+		dipc_stream_close(r2);
+	}
+	return 0;
+}
+
+/* ---- liveness ------------------------------------------------------------------ */
+
+/* 'Z' etc. from /proc/<pid>/stat, '?' if unreadable. */
+static char proc_state_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return '?';
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] ? p[2] : '?';
+}
+
+static int go_pipe[2];
+static dipc_stream *leader_s;
+
+static void *leader_thread(void *arg)
+{
+	(void)arg;
+	char c;
+	if (read(go_pipe[0], &c, 1) != 1)
+		_exit(4);
+	int64_t n = dipc_stream_write(leader_s, "late", 4, 10 * 1000000000ll);
+	dipc_stream_close(leader_s);
+	_exit(n == 4 ? 0 : 5);
+}
+
+/* The main thread of a writer exits (pthread_exit) and another thread
+ * writes on: /proc shows the main thread as a zombie, yet the process is
+ * alive and its stream must not look closed. */
+static int leader(void)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "t-sec-%ld-leader", (long)getpid());
+	dipc_stream *r = NULL;
+	if (pipe(go_pipe) != 0 || dipc_stream_open(name, DIPC_STREAM_READ, 256, 0, &r) != 0) {
+		fprintf(stderr, "sec_helper leader: set-up failed\n");
+		return 1;
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (dipc_stream_open(name, DIPC_STREAM_WRITE, 256, 0, &leader_s) != 0)
+			_exit(3);
+		pthread_t t;
+		if (pthread_create(&t, NULL, leader_thread, NULL) != 0)
+			_exit(3);
+		pthread_exit(NULL);
+	}
+	char st = '?';
+	for (int i = 0; i < 1000 && pid > 0; i++) {
+		st = proc_state_of(pid);
+		if (st == 'Z')
+			break;
+		sleep_ms(10);
+	}
+	printf("leader_main_state=%c\n", st);
+	put_code("leader_tryonce", dipc_stream_read(r, (char[8]){ 0 }, 8, DIPC_TRY_ONCE));
+	if (write(go_pipe[1], "g", 1) != 1)
+		put_code("leader_go", -1);
+	char data[16] = { 0 };
+	long long got = dipc_stream_read(r, data, 4, 20 * 1000000000ll);
+	put_code("leader_read", got);
+	printf("leader_data=%s\n", got > 0 ? data : "");
+	int status = -1;
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	put_code("leader_exit", WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status));
+	dipc_stream_close(r);
+	dipc_stream_unlink(name);
+	return 0;
+}
+
+#define NZ 2    /* sets of dead peers: 0 for a root observer, 1 for another user */
+
+/* Wait until pid has died, without reaping it: it stays a zombie. */
+static int wait_dead(pid_t pid)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) != 0)
+		if (errno != EINTR)
+			return -1;
+	return si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED ? 0 : -1;
+}
+
+/* A stream writer that writes and is killed with SIGKILL. */
+static pid_t dead_writer(const char *name)
+{
+	int p[2];
+	if (pipe(p) != 0)
+		return -1;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		dipc_stream *s = NULL;
+		char ok = 'n';
+		if (open_shared(name, DIPC_STREAM_WRITE, 0666, &s) == 0 &&
+		    dipc_stream_write(s, "bye", 3, DIPC_TRY_ONCE) == 3)
+			ok = 'y';
+		if (write(p[1], &ok, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char ok = 'n';
+	if (pid < 0 || read(p[0], &ok, 1) != 1 || ok != 'y') {
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		pid = -1;
+	} else {
+		kill(pid, SIGKILL);
+		if (wait_dead(pid) != 0)
+			pid = -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+/* A sender that dies inside its send, the slot it claimed half written:
+ * the bytes it hands over end in a page it may not read. */
+static pid_t dead_sender(const char *hex)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rlimit none = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &none);
+		size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+		unsigned char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		dipc_channel *c = NULL;
+		dipc_sendh *h = NULL;
+		if (m == MAP_FAILED || mprotect(m + pg, pg, PROT_NONE) != 0 || chan_hex(hex, &c) ||
+		    dipc_sendh_create(c, NULL, &h) || dipc_sendh_open(h))
+			_exit(1);
+		memset(m, 'x', pg);
+		dipc_sendh_send_bytes(h, m + pg - 100, 200, DIPC_TRY_ONCE);
+		_exit(2);       /* not reached: the copy faults */
+	}
+	if (pid > 0 && wait_dead(pid) != 0)
+		pid = -1;
+	return pid;
+}
+
+static int zombies(const char *dir)
+{
+	char sname[NZ][64] = { { 0 } }, pname[64], path[512];
+	dipc_pool *p = NULL;
+	dipc_channel *c[NZ] = { NULL };
+	pid_t writer[NZ] = { 0 }, sender[NZ] = { 0 };
+	unsigned char b[DIPC_SERIAL_MAX];
+	int rc = 0;
+	snprintf(pname, sizeof(pname), "t-sec-%ld-zpool", (long)getpid());
+	if (pool_mode(pname, 0666, &p) != 0)
+		return 1;
+	snprintf(path, sizeof(path), "%s/zdesc.tmp", dir);
+	FILE *f = fopen(path, "w");
+	for (int i = 0; i < NZ && f; i++) {
+		snprintf(sname[i], sizeof(sname[i]), "t-sec-%ld-z%d", (long)getpid(), i);
+		writer[i] = dead_writer(sname[i]);
+		dipc_sendh *h = NULL;
+		struct dipc_channel_attr ca;
+		dipc_channel_attr_init(&ca);
+		ca.capacity = 4;
+		ca.block_size = 256;
+		if (dipc_channel_create(p, (uint64_t)(100 + i), &ca, &c[i]) != 0) {
+			rc = 1;
+			break;
+		}
+		int n = dipc_channel_serialize(c[i], b, sizeof(b));
+		hex_line(f, i ? "zc1" : "zc0", b, n);
+		char hex[2 * DIPC_SERIAL_MAX + 1];
+		t_hex(b, (size_t)(n > 0 ? n : 0), hex);
+		sender[i] = dead_sender(hex);
+		/* A message behind the dead sender's slot, from a live one. */
+		if (dipc_sendh_create(c[i], NULL, &h) || dipc_sendh_open(h) ||
+		    dipc_sendh_send_bytes(h, "after", 5, DIPC_TRY_ONCE))
+			rc = 1;
+		if (h)
+			dipc_sendh_destroy(h);
+		if (writer[i] <= 0 || sender[i] <= 0)
+			rc = 1;
+		fprintf(f, "zs%d %s\nzw%d %ld\nzx%d %ld\n", i, sname[i], i, (long)writer[i], i,
+			(long)sender[i]);
+	}
+	if (!f || rc) {
+		fprintf(stderr, "sec_helper zombies: set-up failed\n");
+		rc = 1;
+	}
+	if (f) {
+		fclose(f);
+		char final[512];
+		snprintf(final, sizeof(final), "%s/zdesc", dir);
+		rename(path, final);
+	}
+	/* Keep the dead unreaped until the script is done (5 minutes at most). */
+	snprintf(path, sizeof(path), "%s/zstop", dir);
+	for (int i = 0; !rc && i < 30000 && access(path, F_OK) != 0; i++)
+		sleep_ms(10);
+	int zombie_states = 0;
+	for (int i = 0; i < NZ; i++) {
+		if (!rc)
+			zombie_states += (proc_state_of(writer[i]) == 'Z') +
+					 (proc_state_of(sender[i]) == 'Z');
+		if (writer[i] > 0)
+			waitpid(writer[i], NULL, 0);
+		if (sender[i] > 0)
+			waitpid(sender[i], NULL, 0);
+		if (c[i])
+			dipc_channel_destroy(c[i]);
+		if (sname[i][0])
+			dipc_stream_unlink(sname[i]);
+	}
+	put_code("zombies_to_the_end", zombie_states);
+	dipc_pool_destroy(p);
+	return rc;
+}
+
+/* Watch the i-th set: the stream's last bytes, then its end; the message
+ * behind the dead sender's slot. */
+static int observe(const char *dir, int i)
+{
+	struct desc d[16];
+	int n = 0;
+	char path[512], line[1024], key[8];
+	snprintf(path, sizeof(path), "%s/zdesc", dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 1;
+	while (n < 16 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%31s %512s", d[n].key, d[n].val) == 2)
+			n++;
+	fclose(f);
+	printf("uid=%ld\n", (long)getuid());
+	snprintf(key, sizeof(key), "zw%d", i);
+	pid_t w = (pid_t)atol(lookup(d, n, key));
+	/* An unprivileged observer may not signal the dead writer. */
+	put_code("kill_eperm", w > 0 && kill(w, 0) != 0 && errno == EPERM);
+
+	snprintf(key, sizeof(key), "zs%d", i);
+	dipc_stream *s = NULL;
+	int rc = open_shared(lookup(d, n, key), DIPC_STREAM_READ, 0600, &s);
+	put_code("stream_open", rc);
+	if (rc == 0) {
+		char data[16] = { 0 };
+		long long got = dipc_stream_read(s, data, 3, 3 * 1000000000ll);
+		printf("stream_data=%s\n", got > 0 ? data : "");
+		/* All it wrote is read: what follows is its end, not a wait. */
+		put_code("stream_then", dipc_stream_read(s, data, 3, 3 * 1000000000ll));
+		dipc_stream_close(s);
+	}
+
+	snprintf(key, sizeof(key), "zc%d", i);
+	dipc_channel *c = NULL;
+	dipc_recvh *h = NULL;
+	rc = chan_hex(lookup(d, n, key), &c);
+	put_code("chan_attach", rc);
+	if (rc == 0) {
+		char data[16] = { 0 };
+		size_t len = 0;
+		rc = dipc_recvh_create(c, NULL, &h);
+		if (rc == 0)
+			rc = dipc_recvh_open(h);
+		if (rc == 0)
+			rc = dipc_recvh_recv_bytes(h, data, sizeof(data) - 1, &len, 3 * 1000000000ll);
+		put_code("chan_recv", rc);
+		printf("chan_data=%s\n", rc == 0 ? data : "");
+		if (h)
+			dipc_recvh_destroy(h);
+		dipc_channel_detach(c);
+	}
 	return 0;
 }
 
@@ -445,6 +916,20 @@ int main(int argc, char **argv)
 		return forge();
 	if (argc == 3 && strcmp(argv[1], "attach") == 0)
 		return attach(argv[2]);
-	fprintf(stderr, "usage: sec_helper serve DIR | attack DIR | names | forge | attach HEX\n");
+	if (argc == 3 && strncmp(argv[1], "squat-", 6) == 0)
+		return squat(argv[1] + 6, argv[2]);
+	if (argc == 4 && strcmp(argv[1], "victim") == 0)
+		return victim(argv[2], argv[3]);
+	if (argc == 2 && strcmp(argv[1], "modes") == 0)
+		return modes();
+	if (argc == 2 && strcmp(argv[1], "leader") == 0)
+		return leader();
+	if (argc == 3 && strcmp(argv[1], "zombies") == 0)
+		return zombies(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "observe") == 0)
+		return observe(argv[2], atoi(argv[3]) ? 1 : 0);
+	fprintf(stderr, "usage: sec_helper serve DIR | attack DIR | names | forge | attach HEX |\n"
+		"  squat-read|squat-write|squat-pool NAME | victim write|read|pool NAME |\n"
+		"  modes | leader | zombies DIR | observe DIR I\n");
 	return 2;
 }

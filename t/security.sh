@@ -7,6 +7,18 @@
 #    streams in either role, unlinking), and does get in where the mode
 #    lets it (so the refusals are the modes' doing, not a broken helper);
 #    as root, a throwaway user is made for this and deleted at the end;
+#  - squatting: opening by name never joins a segment another user owns,
+#    nor (streams) one more open than asked, unless DIPC_SHARED says so:
+#    a name the other user took first (stream as reader, stream as writer
+#    with bait in the ring, pool) is refused to root's ordinary open and
+#    nothing passes between them; a group member needs DIPC_SHARED to
+#    join a 0660 pool or stream by name; DIPC_SHARED opens nothing the
+#    mode keeps shut;
+#  - liveness is the same whoever owns the dead: an unprivileged reader
+#    whose root writer was killed and is left unreaped gets
+#    DIPC_EPEERCLOSED (not a timeout), and its receiver passes the slot a
+#    dead root sender left half written; a process whose main thread has
+#    exited while another runs is alive;
 #  - bad names are refused with the right code by pools, streams and the
 #    dipc tool;
 #  - descriptors of another host or ABI version are refused, including a
@@ -52,12 +64,23 @@ EFOREIGN=$(code DIPC_EFOREIGN)
 EVERSION=$(code DIPC_EVERSION)
 ENAMETOOLONG=$(code DIPC_ENAMETOOLONG)
 
+EPEERCLOSED=$(code DIPC_EPEERCLOSED)
+
 tmp=$(mktemp -d)
 user=
 servepid=
 forgepid=
+sqpid=
+zpid=
 cleanup() {
 	[ -n "$forgepid" ] && { exec 7>&- 2>/dev/null; wait "$forgepid" 2>/dev/null; }
+	[ -n "$sqpid" ] && { exec 8>&- 2>/dev/null; kill -9 "$sqpid" 2>/dev/null; wait "$sqpid" 2>/dev/null; }
+	if [ -n "$zpid" ]; then
+		touch "$tmp/zstop"
+		i=0
+		while kill -0 "$zpid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$zpid" 2>/dev/null     # its children go to init, which reaps them
+	fi
 	if [ -n "$servepid" ]; then
 		touch "$tmp/stop"
 		i=0
@@ -67,7 +90,7 @@ cleanup() {
 	# Whatever a killed helper left (no-op when all went well).
 	for f in /dev/shm/dipc.?.t-sec-*; do
 		[ -e "$f" ] || continue
-		case $f in *-"$servepid"-*|*-forge-"$forgepid") rm -f "$f" ;; esac
+		case $f in *-"$servepid"-*|*-forge-"$forgepid"|*.t-sec-"$$"-*|*-"$zpid"-*) rm -f "$f" ;; esac
 	done
 	if [ -n "$user" ]; then
 		userdel "$user" 2>/dev/null
@@ -145,6 +168,24 @@ wait "$forgepid"
 is $? 0 "the forge helper cleaned up and ended"
 forgepid=
 
+# ---- one user: modes wider than asked, a main thread gone ---------------------------
+"$helper" modes >"$tmp/modes" 2>&1
+m() { val "$1" "$tmp/modes"; }
+is "$(m wide_create)" 0 "a stream is created 0666"
+is "$(m wide_0600) $(m wide_default) $(m wide_0660)" "$EPERM $EPERM $EPERM" \
+	"opening it again with perm 0600, the default or 0660: EPERM (more open than asked)"
+is "$(m wide_0666) $(m wide_shared)" "0 0" "with perm 0666, or 0600|DIPC_SHARED, it is joined"
+is "$(m wide_data)" "ab" "and only the joined openers' bytes arrived"
+is "$(m narrow_create) $(m narrow_0666)" "0 0" \
+	"a 0600 stream opened with perm 0666 is joined (narrower than asked is no risk)"
+is "$(m narrow_0400)" 0 "and with perm 0400: only group and other bits count"
+"$helper" leader >"$tmp/leader" 2>&1
+l() { val "$1" "$tmp/leader"; }
+is "$(l leader_main_state)" Z "a writer's main thread exits, another thread writes on (/proc shows Z)"
+is "$(l leader_tryonce)" 0 "the reader finds it alive: an empty ring, not DIPC_EPEERCLOSED"
+is "$(l leader_read) $(l leader_data) $(l leader_exit)" "4 late 0" \
+	"and the other thread's bytes arrive; the writer ends cleanly"
+
 # ---- modes, and another user ------------------------------------------------------
 reason=
 if [ "$(id -u)" != 0 ]; then
@@ -194,7 +235,8 @@ is $? 0 "its owner reads a small stream's status with dipc"
 
 if [ -n "$reason" ]; then
 	echo "# other-user checks skipped: $reason"
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25; do skip "$reason"; done
+	i=0
+	while [ $i -lt 48 ]; do skip "$reason"; i=$((i + 1)); done
 else
 	as_user() { setpriv --reuid "$uid" --regid "$gid" --clear-groups "$@"; }
 	as_stranger() { setpriv --reuid "$uid" --regid 65534 --clear-groups "$@"; }
@@ -210,14 +252,22 @@ else
 	is "$(a stream_s0_write)" "$EPERM" "another user: open a 0600 stream as writer: EPERM"
 	is "$(a stream_s0_read)" "$EPERM" "another user: open a 0600 stream as reader: EPERM"
 	is "$(a stream_s0_unlink)" "$EPERM" "another user: unlink a 0600 stream: EPERM"
-	is "$(a pool_p60_by_name) $(a pool_p60_by_desc)" "0 0" \
-		"a group member attaches a 0660 pool by name and by descriptor"
+	is "$(a pool_p60_by_name) $(a pool_p60_by_name_flags0)" "$EPERM $EPERM" \
+		"a group member: a 0660 pool another user owns, by name without DIPC_SHARED: EPERM"
+	is "$(a pool_p60_by_name_shared) $(a pool_p60_by_desc)" "0 0" \
+		"with DIPC_SHARED it attaches by name; by descriptor (sharing on purpose) with no flag"
 	is "$(a chan_p60_send)" 0 "and sends into its channel"
-	is "$(a stream_s60_write)" 0 "and writes into a 0660 stream"
+	is "$(a stream_s60_write) $(a stream_s60_write_0660)" "$EPERM $EPERM" \
+		"a group member: a 0660 stream another user owns, as writer with perm 0 or 0660: EPERM"
+	is "$(a stream_s60_write_shared)" 0 "with 0660|DIPC_SHARED it joins and writes"
+	is "$(a pool_p0_by_name_shared) $(a stream_s0_write_shared)" "$EPERM $EPERM" \
+		"DIPC_SHARED opens nothing the mode shuts: a 0600 pool and stream stay EPERM"
 	as_stranger "$helper" attack "$tmp" >"$tmp/stranger"
 	s() { val "$1" "$tmp/stranger"; }
 	is "$(s pool_p60_by_name) $(s chan_p60_send) $(s stream_s60_write)" "$EPERM $EPERM $EPERM" \
 		"a user outside the group: EPERM from the 0660 pool, its channel and the 0660 stream"
+	is "$(s pool_p60_by_name_shared) $(s stream_s60_write_shared)" "$EPERM $EPERM" \
+		"and so with DIPC_SHARED"
 	is "$(s chan_p66_send)" 0 "but it sends into a channel of a 0666 pool"
 	as_user "$dipc" rm "pool:$(name p0)" >/dev/null 2>&1
 	rc=$?
@@ -246,7 +296,102 @@ else
 		"nothing reached the 0600 channel or stream"
 	is "$(v served_p60_msgs) $(v served_p66_msgs)" "1 2" \
 		"the permitted users' messages arrived: the member's in 0660, both in 0666"
-	is "$(v served_s60_data)" "hello" "the group member's bytes arrived in the 0660 stream"
+	is "$(v served_s60_data)" "hello" \
+		"the group member's bytes arrived in the 0660 stream, only those it wrote once joined"
+
+	# Squatting: the other user takes a name first, open to everyone;
+	# root then opens it the ordinary way.
+	squat() {    # squatter's kind, victim's kind
+		sqname="t-sec-$$-sq-$1"
+		rm -f "$tmp/sq-in"
+		mkfifo "$tmp/sq-in"
+		as_user "$helper" "squat-$1" "$sqname" <"$tmp/sq-in" >"$tmp/sq-$1" 2>&1 &
+		sqpid=$!
+		exec 8>"$tmp/sq-in"
+		i=0
+		while ! grep -q '^ready=1' "$tmp/sq-$1" 2>/dev/null && [ $i -lt 300 ] &&
+			kill -0 "$sqpid" 2>/dev/null; do
+			sleep 0.1; i=$((i + 1))
+		done
+		"$helper" victim "$2" "$sqname" >"$tmp/vi-$1" 2>&1
+		echo go >&8
+		exec 8>&-
+		wait "$sqpid" || sqrc=$?
+		sqpid=
+	}
+	sqrc=0
+	squat read write
+	q() { val "$1" "$tmp/sq-$2"; }
+	w() { val "$1" "$tmp/vi-$2"; }
+	is "$(q uid read) $(q squat_open read)" "$uid 0" \
+		"squat (a): user $user opens a stream name first, as reader, 0666|DIPC_SHARED"
+	is "$(w victim_open read)" "$EPERM" "root's writer open of that name (default perm): EPERM"
+	is "$(q squat_read read):$(q squat_data read):$(w victim_wrote read)" "0::" \
+		"nothing root wrote reached the squatter"
+	squat write read
+	is "$(q squat_open write) $(q squat_wrote write)" "0 6" \
+		"squat (b): user $user opens a stream name first, as writer, and fills the ring"
+	is "$(w victim_open write)" "$EPERM" "root's reader open of that name: EPERM"
+	is "$(w victim_read write):$(w victim_data write)" ":" "root read nothing of the bait"
+	squat pool pool
+	is "$(q squat_open pool)" 0 "squat (c): user $user creates a pool 0666 under a name first"
+	is "$(w victim_attach pool) $(w victim_attach_flags0 pool)" "$EPERM $EPERM" \
+		"root's dipc_pool_attach_name (and _flags with 0) of that name: EPERM"
+	is "$(w victim_attach_shared pool)" 0 "with DIPC_SHARED, root attaches it"
+	is "$sqrc" 0 "the squatters ended cleanly"
+
+	# Liveness: the dead are root's, left unreaped by their root parent;
+	# set 1 is watched by the other user (kill() gives it EPERM), set 0
+	# by root (the same owner), which must see the same.
+	hidepid=$(awk '$2 == "/proc" && $3 == "proc" { print $4 }' /proc/mounts |
+		tr ',' '\n' | sed -n 's/^hidepid=//p')
+	lreason=
+	lskip=9
+	case ${hidepid:-0} in 0|off) ;; *) lreason="/proc is mounted with hidepid=$hidepid" ;; esac
+	if [ -z "$lreason" ]; then
+		"$helper" zombies "$tmp" >"$tmp/zout" 2>&1 &
+		zpid=$!
+		i=0
+		while [ ! -f "$tmp/zdesc" ] && [ $i -lt 300 ] && kill -0 "$zpid" 2>/dev/null; do
+			sleep 0.1; i=$((i + 1))
+		done
+		z() { sed -n "s/^$1 //p" "$tmp/zdesc" 2>/dev/null; }
+		pstate() { sed -n 's/.*) \(.\) .*/\1/p' "/proc/$1/stat" 2>/dev/null; }
+		is "$(pstate "$(z zw1)") $(pstate "$(z zx1)") $(pstate "$(z zw0)") $(pstate "$(z zx0)")" \
+			"Z Z Z Z" "root writers and senders killed, left unreaped by their root parent"
+		lskip=8
+		as_user cat "/proc/$(z zw1)/stat" >/dev/null 2>&1 ||
+			lreason="/proc/<pid>/stat of root's processes is not readable by $user"
+		if [ -z "$lreason" ]; then
+			as_user "$helper" observe "$tmp" 1 >"$tmp/obs1" 2>&1
+			"$helper" observe "$tmp" 0 >"$tmp/obs0" 2>&1
+		fi
+		touch "$tmp/zstop"
+		wait "$zpid"
+		zrc=$?
+		zpid=
+	fi
+	if [ -n "$lreason" ]; then
+		echo "# liveness of another user's dead skipped: $lreason"
+		i=0
+		while [ $i -lt $lskip ]; do skip "$lreason"; i=$((i + 1)); done
+	else
+		o() { val "$1" "$tmp/obs$2"; }
+		is "$(o uid 1) $(o kill_eperm 1)" "$uid 1" \
+			"the observer runs as $user: kill() of the dead writer gives it EPERM"
+		is "$(o stream_open 1) $(o stream_data 1)" "0 bye" \
+			"it opens the dead writer's stream with DIPC_SHARED and reads its last bytes"
+		is "$(o stream_then 1)" "$EPEERCLOSED" \
+			"then DIPC_EPEERCLOSED, not its 3 s timeout: the writer is seen dead"
+		is "$(o chan_attach 1) $(o chan_recv 1)" "0 0" \
+			"its receive (3 s timeout) passes the slot a dead sender left half written..."
+		is "$(o chan_data 1)" "after" "... and takes the message a live sender put behind it"
+		is "$(o uid 0) $(o stream_then 0) $(o chan_recv 0) $(o chan_data 0)" \
+			"0 $EPEERCLOSED 0 after" "root, the dead's own user, sees the same"
+		is "$zrc" 0 "the parent of the dead ended cleanly"
+		is "$(val zombies_to_the_end "$tmp/zout")" 4 "the dead stayed unreaped zombies to the end"
+	fi
+
 	left=$(ls /dev/shm | grep -c "t-sec-")
 	is "$left" 0 "no segment of this test is left"
 	userdel "$user"

@@ -1,5 +1,15 @@
 /*
  * posix/sys.c - waiting on shared words, time, processes and threads.
+ *
+ * Liveness (dipc_os_pid_alive) gives the same answer whoever owns the
+ * process: a process is dead once it has exited, even while it lingers
+ * as a zombie its parent has not reaped, and alive while any thread of it
+ * runs.  kill(pid, 0) says whether the id exists; for our own processes
+ * and for other users' alike, /proc/<pid>/stat then says whether it has
+ * exited (it is readable for every process unless /proc is mounted with
+ * hidepid).  Only when /proc says nothing is the answer kill()'s alone:
+ * an id that exists counts as alive, so a dead zombie of another user
+ * under hidepid is seen as gone only once its parent reaps it.
  */
 #include "internal.h"
 
@@ -86,24 +96,45 @@ uint32_t dipc_os_pid(void)
 	return p;
 }
 
-/* A killed process stays a zombie until its parent reaps it; for us it is
- * dead already (it will never release anything). */
-static int is_zombie(uint32_t pid)
+/* What /proc says of a process: PROC_GONE (it has exited: a zombie no
+ * thread of which runs, or already dead), PROC_RUNNING, or PROC_UNKNOWN
+ * when /proc has nothing to say (not Linux, /proc not mounted, or mounted
+ * with hidepid=1/2 and the process not ours). */
+enum { PROC_UNKNOWN = -1, PROC_RUNNING = 0, PROC_GONE = 1 };
+
+static int proc_state(uint32_t pid)
 {
 #ifdef __linux__
 	char path[64], buf[512];
 	snprintf(path, sizeof(path), "/proc/%u/stat", (unsigned)pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return 0;
+		return PROC_UNKNOWN;
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = 0;
+	/* "pid (comm) S ppid ...": comm may hold anything, ')' included,
+	 * so the fields start after the last ')'. */
 	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+	if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
+		return PROC_UNKNOWN;
+	char state = p[2];
+	if (state != 'Z' && state != 'X')
+		return PROC_RUNNING;
+	/* A main thread that called pthread_exit shows 'Z' while the other
+	 * threads of its process run on; field 20 (num_threads) tells: a
+	 * process that has wholly exited counts its leader alone. */
+	p += 3;
+	for (int field = 4; field < 20 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return PROC_GONE;
+	char *end;
+	long threads = strtol(p + 1, &end, 10);
+	return end != p + 1 && threads > 1 ? PROC_RUNNING : PROC_GONE;
 #else
 	(void)pid;
-	return 0;
+	return PROC_UNKNOWN;
 #endif
 }
 
@@ -111,11 +142,12 @@ int dipc_os_pid_alive(uint32_t pid)
 {
 	if (pid == 0 || pid > INT32_MAX)
 		return 0;
-	if (kill((pid_t)pid, 0) == 0)
-		return !is_zombie(pid);
-	/* EPERM: it exists but belongs to someone else. */
-	if (errno == EPERM)
-		return 1;
+	/* EPERM: it exists but another user owns it; /proc still says
+	 * whether it has exited, as it does for ours. */
+	if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+		return proc_state(pid) != PROC_GONE;
+	/* ESRCH: no such process (nothing else can come of signal 0; off
+	 * Linux any other error is taken as "exists", as before). */
 #ifdef __linux__
 	return 0;
 #else

@@ -1,6 +1,20 @@
 /*
  * win32/sys.c - time, processes, host identity, threads and locks on
  * Windows.
+ *
+ * Liveness (dipc_os_pid_alive) gives the same answer whoever owns the
+ * process: it is dead once it has exited, even while its process object
+ * lives on because someone (its parent, say) holds a handle to it.  To
+ * tell, we need a handle with SYNCHRONIZE (wait on it) or with
+ * PROCESS_QUERY_LIMITED_INFORMATION (read its exit code), and ask for
+ * each in turn, since another user's process may grant one and not the
+ * other.  What remains: a process whose DACL grants us neither (that is
+ * up to its owner's token; elevated callers usually get both) counts as
+ * alive as long as its id exists, that is until the last handle to it is
+ * closed; and a process that exited with code
+ * 259 (STILL_ACTIVE) is taken for running when only its exit code can be
+ * read.  Local\ names keep segments within one session, so the
+ * processes sharing one are mostly of the same user.
  */
 #include "win32.h"
 
@@ -51,24 +65,50 @@ uint32_t dipc_os_pid(void)
 	return (uint32_t)GetCurrentProcessId();
 }
 
+/* Has the process behind h (opened with at least one of the rights
+ * below) exited?  1 yes, 0 no, -1 cannot tell with the rights we have. */
+static int exited(HANDLE h, DWORD rights)
+{
+	if (rights & SYNCHRONIZE) {
+		DWORD r = WaitForSingleObject(h, 0);
+		if (r == WAIT_OBJECT_0)
+			return 1;
+		if (r == WAIT_TIMEOUT)
+			return 0;
+	}
+	if (rights & PROCESS_QUERY_LIMITED_INFORMATION) {
+		DWORD code;
+		if (GetExitCodeProcess(h, &code))
+			return code != STILL_ACTIVE;
+	}
+	return -1;
+}
+
 int dipc_os_pid_alive(uint32_t pid)
 {
 	if (pid == 0)
 		return 0;
-	HANDLE h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE,
-			       FALSE, (DWORD)pid);
-	if (!h) {
-		/* It exists but is not ours to open. */
-		if (GetLastError() == ERROR_ACCESS_DENIED)
-			return 1;
-		return 0;
+	/* Another user's process may grant one of these rights and not
+	 * the other: ask for both, then for each alone. */
+	static const DWORD tries[] = {
+		PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE,
+		PROCESS_QUERY_LIMITED_INFORMATION,
+		SYNCHRONIZE,
+	};
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		HANDLE h = OpenProcess(tries[i], FALSE, (DWORD)pid);
+		if (!h) {
+			if (GetLastError() == ERROR_ACCESS_DENIED)
+				continue;
+			return 0;       /* no such process object */
+		}
+		int gone = exited(h, tries[i]);
+		CloseHandle(h);
+		if (gone >= 0)
+			return !gone;
 	}
-	/* A process that has exited lives on as an object while anyone
-	 * (its parent, say) holds a handle to it; only a running one is
-	 * unsignalled. */
-	DWORD r = WaitForSingleObject(h, 0);
-	CloseHandle(h);
-	return r == WAIT_TIMEOUT;
+	/* It exists and we may not look at it: alive, as far as we know. */
+	return 1;
 }
 
 /* Windows does not tell a suspended process from a running one cheaply

@@ -546,6 +546,7 @@ PyMODINIT_FUNC PyInit__dragonipc(void)
 		{ "POLL_EMPTY", DIPC_POLL_EMPTY }, { "POLL_FULL", DIPC_POLL_FULL },
 		{ "LOG_DISABLE", DIPC_LOG_DISABLE }, { "LOG_BASIC", DIPC_LOG_BASIC },
 		{ "LOG_ALL", DIPC_LOG_ALL },
+		{ "SHARED", (long)DIPC_SHARED },
 	};
 	for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++)
 		if (add_int(m, consts[i].n, consts[i].v) < 0)

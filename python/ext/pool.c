@@ -125,15 +125,23 @@ static PyObject *pool_attach(PoolObject *self, PyObject *arg)
 	Py_RETURN_NONE;
 }
 
-static PyObject *pool_attach_name(PoolObject *self, PyObject *arg)
+static PyObject *pool_attach_name(PoolObject *self, PyObject *args, PyObject *kw)
 {
-	const char *name = dipy_name_arg(arg);
+	static const char *kwlist[] = { "name", "flags", NULL };
+	PyObject *name_obj, *flags_obj = NULL;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:_attach_name", (char **)kwlist,
+					 &name_obj, &flags_obj))
+		return NULL;
+	const char *name = dipy_name_arg(name_obj);
 	if (!name)
+		return NULL;
+	unsigned long long flags = 0;
+	if (flags_obj && dipy_uint_arg(flags_obj, "flags", UINT_MAX, &flags) < 0)
 		return NULL;
 	if (pool_fresh(self) < 0)
 		return NULL;
 	dipc_pool *p;
-	int rc = dipc_pool_attach_name(name, &p);
+	int rc = dipc_pool_attach_name_flags(name, (unsigned)flags, &p);
 	if (rc < 0)
 		return dipy_raise(DIPY_CTX_POOL_ATTACH, rc, "could not attach to the pool");
 	self->pool = p;
@@ -262,8 +270,10 @@ static PyMethodDef pool_methods[] = {
 	  "_create(name, size, mode=0o600)\n\nCreate the named pool (internal)." },
 	{ "_attach", (PyCFunction)pool_attach, METH_O,
 	  "_attach(serialized)\n\nAttach to the pool a descriptor names (internal)." },
-	{ "_attach_name", (PyCFunction)pool_attach_name, METH_O,
-	  "_attach_name(name)\n\nAttach to a pool by its name (internal)." },
+	{ "_attach_name", (PyCFunction)(void (*)(void))pool_attach_name,
+	  METH_VARARGS | METH_KEYWORDS,
+	  "_attach_name(name, flags=0)\n\nAttach to a pool by its name; flags 0 or "
+	  "SHARED (internal)." },
 	{ "_stats", (PyCFunction)pool_stats, METH_NOARGS,
 	  "_stats() -> (total, free, largest_free, nallocs, nchannels)" },
 	{ "_channel_pool_desc", (PyCFunction)pool_channel_pool_desc, METH_O | METH_CLASS,

@@ -143,10 +143,18 @@ class MemoryPool(_dragonipc.Pool):
         return pool
 
     @classmethod
-    def attach_name(cls, name):
-        """Attach to the pool called name (a dragonipc extension)."""
+    def attach_name(cls, name, *, shared=False):
+        """Attach to the pool called name (a dragonipc extension).
+
+        Only a pool of this user is attached: one another user owns raises
+        DragonPoolAttachFail (EPERM), since whoever took the name first may
+        be waiting for our data.  shared=True accepts it where sharing
+        between users is meant (a pool created with mode 0o660 for a
+        group, say); its permission bits still decide."""
+        if not isinstance(shared, bool):
+            raise TypeError("shared must be True or False, not %r" % (shared,))
         pool = cls.__new__(cls)
-        pool._attach_name(_check_name(name))
+        pool._attach_name(_check_name(name), _dragonipc.SHARED if shared else 0)
         pool.muid = 0
         pool._name = name
         _remember(pool)
