@@ -157,7 +157,7 @@ int dipc_os_pid_alive(uint32_t pid)
 
 #ifdef __linux__
 /* The state letter of /proc/<path>/stat, or 0 if it cannot be read. */
-static char proc_state(const char *path)
+static char stat_letter(const char *path)
 {
 	char buf[512];
 	FILE *f = fopen(path, "re");
@@ -177,7 +177,7 @@ int dipc_os_pid_state(uint32_t pid)
 #ifdef __linux__
 	char path[96];
 	snprintf(path, sizeof(path), "/proc/%u/stat", (unsigned)pid);
-	switch (proc_state(path)) {
+	switch (stat_letter(path)) {
 	case 'T':
 	case 't':
 		return DIPC_PID_STOPPED;
@@ -198,7 +198,7 @@ int dipc_os_pid_state(uint32_t pid)
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%u/task/%.20s/stat", (unsigned)pid, e->d_name);
-		char c = proc_state(path);
+		char c = stat_letter(path);
 		if (c == 't' || c == 'T')
 			st = DIPC_PID_STOPPED;
 		else if (c != 'S' && c != 'I')
