@@ -24,7 +24,7 @@ ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok 
 skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
 # gc spares segments younger than 2 s; ours must look old enough.
 age() { touch -d "@$(( $(date +%s) - 10 ))" "$@" 2>/dev/null; }
-echo "1..48"
+echo "1..50"
 tag="t-dipc-$$"
 pool="$tag-p"; stream="$tag-s"
 tmp=$(mktemp -d)
@@ -131,6 +131,19 @@ ok $? "the receiver that comes later gets all three messages"
 age "/dev/shm/dipc.p.$pool"
 "$dipc" gc "pool:$pool" >"$tmp/gc" && [ ! -e "/dev/shm/dipc.p.$pool" ]
 ok $? "once drained, the pool is stale and gc removes it"
+
+# ---- a pool holding memory of a live process -----------------------------
+"$fixture" send "$pool" "$tmp/desc" 0
+start 3 alloc "$pool"
+read -r line <&3
+fpid=$bg
+age "/dev/shm/dipc.p.$pool"
+"$dipc" gc "pool:$pool" >"$tmp/gc" && [ -e "/dev/shm/dipc.p.$pool" ] &&
+	grep -q "^left pool $pool: holds memory of live process $fpid" "$tmp/gc"
+ok $? "gc leaves an empty pool whose creator is gone while a live process owns memory in it"
+kill -9 "$fpid"; wait "$fpid" 2>/dev/null; exec 3<&-
+"$dipc" gc "pool:$pool" >"$tmp/gc" && [ ! -e "/dev/shm/dipc.p.$pool" ]
+ok $? "and removes it once that process is gone"
 
 # ---- the holder of a pool's lock ------------------------------------------
 start 3 lock "$pool"

@@ -14,6 +14,9 @@
  *       open STREAM as the writer, write TEXT, close, exit
  *   read STREAM
  *       open STREAM as the reader, print what it holds, close, exit
+ *   alloc POOL
+ *       attach POOL, allocate 64 bytes, detach (the allocation stays
+ *       this process's), print "ready" and wait to be killed
  *   lock POOL
  *       make POOL; a child takes the pool's lock and stops itself.  Print
  *       "stopped PID" once it has stopped, "zombie" once it has been let
@@ -163,6 +166,22 @@ static int read_all(char **argv)
 	return rc ? fail("stream_close", rc) : 0;
 }
 
+static int alloc_and_leave(char **argv)
+{
+	dipc_pool *p;
+	dipc_mem *m;
+	int rc = dipc_pool_attach_name(argv[0], &p);
+	if (rc)
+		return fail("pool_attach_name", rc);
+	if ((rc = dipc_pool_alloc(p, 64, &m)) || (rc = dipc_mem_detach(m)) ||
+	    (rc = dipc_pool_detach(p)))
+		return fail("alloc", rc);
+	printf("ready\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 static int lock_and_stop(char **argv)
 {
 	dipc_pool *p;
@@ -214,11 +233,12 @@ int main(int argc, char **argv)
 		{ "receive", 1, receive },
 		{ "write", 2, write_and_close },
 		{ "read", 1, read_all },
+		{ "alloc", 1, alloc_and_leave },
 		{ "lock", 1, lock_and_stop },
 	};
 	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].cmd) == 0 && argc - 2 == cmds[i].nargs)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: dipc_fixture hold|send|receive|write|read|lock ARGS (see the source)\n");
+	fprintf(stderr, "usage: dipc_fixture hold|send|receive|write|read|alloc|lock ARGS (see the source)\n");
 	return 2;
 }

@@ -286,9 +286,28 @@ static uint32_t pool_lock_holder(const struct pool_hdr *h)
 	return atomic_load(&((struct pool_hdr *)h)->lock.owner);
 }
 
-static uint32_t slot_state(uint64_t word)
+/* Does a slot whose state word is word hold a message not yet received?
+ * FULL does; so does TAKING where the layout has it (a receiver is taking
+ * it, and if that receiver dies the message stays for the next one). */
+#ifndef SLOT_STATES
+# define SLOT_STATES 4u         /* stamps of lap * 4 + state */
+#endif
+static bool slot_holds_message(uint64_t word)
 {
-	return (uint32_t)(word >> 32) & 3u;
+	uint32_t st = (uint32_t)(word >> 32) % SLOT_STATES;
+#if SLOT_STATES > 4
+	if (st == SLOT_TAKING)
+		return true;
+#endif
+	return st == SLOT_FULL;
+}
+
+/* How many receivers and senders sleep on a channel: the one place that
+ * knows how a channel records its sleepers. */
+static void chan_sleepers(struct chan_hdr *h, uint32_t *receivers, uint32_t *senders)
+{
+	*receivers = atomic_load(&h->recv_sleepers);
+	*senders = atomic_load(&h->send_sleepers);
 }
 
 /* Read the channel whose header is at heap offset off; false if the link
@@ -326,13 +345,12 @@ static bool snap_channel(const unsigned char *heap, uint64_t heap_size, uint64_t
 		uint64_t full = 0;
 		for (uint64_t i = 0; i < cap; i++) {
 			const struct slot_hdr *sl = (const struct slot_hdr *)(h->slots + i * ss);
-			if (slot_state(atomic_load(&((struct slot_hdr *)sl)->word)) == SLOT_FULL)
+			if (slot_holds_message(atomic_load(&((struct slot_hdr *)sl)->word)))
 				full++;
 		}
 		c->queued = full;
 	}
-	c->waiting_receivers = atomic_load(&h->recv_sleepers);
-	c->waiting_senders = atomic_load(&h->send_sleepers);
+	chan_sleepers(h, &c->waiting_receivers, &c->waiting_senders);
 	*next = atomic_load(&h->next);
 	return true;
 }
@@ -761,7 +779,7 @@ static int status_stream(const struct seg *s)
 		       "\"reader_sleeping\":%u,\"writer_sleeping\":%u,\"stale\":%s,\"verdict\":",
 		       (unsigned long long)v->ring, (unsigned long long)v->rpos,
 		       (unsigned long long)v->wpos, (unsigned long long)used, fill, rt, wt,
-		       v->r_sleeping, v->w_sleeping, s->stale ? "true" : "false");
+		       (unsigned)v->r_sleeping, (unsigned)v->w_sleeping, s->stale ? "true" : "false");
 		json_str(s->verdict);
 		printf(",\"pids\":");
 		print_pids(s);

@@ -16,7 +16,7 @@ struct stream_snap {
 	uint64_t ring;          /* ring bytes, checked against the segment */
 	uint64_t rpos, wpos;
 	uint64_t roles;
-	uint32_t r_sleeping, w_sleeping;
+	bool r_sleeping, w_sleeping;
 };
 
 /*
@@ -67,8 +67,8 @@ static int stream_snap_read(const void *map, size_t size, struct stream_snap *v,
 	v->roles = atomic_load(&h->roles);
 	v->wpos = atomic_load(&h->wpos);
 	v->rpos = atomic_load(&h->rpos);
-	v->r_sleeping = atomic_load(&h->r_sleeping);
-	v->w_sleeping = atomic_load(&h->w_sleeping);
+	v->r_sleeping = atomic_load(&h->r_sleeping) != 0;
+	v->w_sleeping = atomic_load(&h->w_sleeping) != 0;
 	return SEG_OK;
 }
 
