@@ -15,8 +15,9 @@
  * someone:
  *   - no process maps it, and it is older than GC_MIN_AGE_S (a segment is
  *     unmapped for an instant while its creator sets it up); when dipc
- *     may not read every process's mappings (it is not root), a segment
- *     whose mode lets other users in counts as mapped;
+ *     may not read some process's mappings (another user's, when dipc
+ *     is not root), a segment whose mode lets other users in counts as
+ *     mapped;
  *   - dipc can read it and knows its layout: a segment it may not open,
  *     or of another layout version, is left alone;
  *   - no process with a part in it is alive: for a pool its creator, the
