@@ -4,11 +4,45 @@
  *   dipc list [--json]            every pool and stream on this machine
  *   dipc status NAME [--json]     one of them in detail
  *   dipc rm NAME...               remove names (mappings stay valid)
- *   dipc gc [--dry-run] [NAME...] remove segments no live process uses
+ *   dipc gc [--dry-run] [--all-users] [NAME...]
+ *                                 remove segments nobody uses or waits for
  *
  * NAME is "pool:NAME", "stream:NAME", or a bare name looked up as both.
- * The tool maps segments read-only and checks every header and offset it
- * reads, as the library does; it never changes a segment's contents.
+ * The tool maps segments read-only and never changes their contents.
+ *
+ * What gc may remove.  A segment is stale, and gc removes it, only when
+ * nobody can be using it and nothing in it is documented to wait for
+ * someone:
+ *   - no process maps it, and it is older than GC_MIN_AGE_S (a segment is
+ *     unmapped for an instant while its creator sets it up); when dipc
+ *     may not read some process's mappings (another user's, when dipc
+ *     is not root), a segment whose mode lets other users in counts as
+ *     mapped;
+ *   - dipc can read it and knows its layout: a segment it may not open,
+ *     or of another layout version, is left alone;
+ *   - no process with a part in it is alive: for a pool its creator, the
+ *     holder of its lock and the owner of any allocation (the ones
+ *     dipc_pool_reclaim(3) would keep); for a stream its reader, its
+ *     writer, or the process sealing it;
+ *   - it holds nothing the library keeps for a process yet to come: a
+ *     message queued in a channel (kept for a receiver: a pool lasts
+ *     until it is destroyed, and reclaim never frees a message on its
+ *     way), or the unread bytes of a stream whose reader has never opened
+ *     (kept for a reader, dipc_stream_open(3));
+ *   - it belongs to the caller's effective user; --all-users widens this
+ *     to every user (for root), and naming another user's segment without
+ *     it is refused.
+ * A damaged segment (truncated, or a header that does not fit its size)
+ * that no process maps is stale: no process can attach it any more, and
+ * its name would stand in the way of a new one.
+ *
+ * Read once (lib/internal.h).  Each segment is read one time, field by
+ * field, into a private snapshot (struct pool_snap, struct stream_snap)
+ * whose every offset and length is checked before it is followed; what
+ * dipc prints and decides comes from the snapshot only.  A segment that
+ * shrinks while dipc reads it (another process truncated it) raises
+ * SIGBUS inside the reading code; dipc catches that there and reports the
+ * segment as truncated instead of dying.
  */
 #include "pool.h"
 #include "channel.h"
@@ -19,36 +53,74 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #define EXIT_USAGE 2
 #define EXIT_NOTFOUND 3
 #define GC_MIN_AGE_S 2
+#define MAX_PIDS 64
+
+/* What dipc could make of a segment. */
+enum { SEG_OK, SEG_UNREADABLE, SEG_UNKNOWN, SEG_DAMAGED };
+
+#include "stream_view.h"
 
 static bool json;
 
+/* A channel as dipc shows it. */
+struct chan_snap {
+	uint64_t cuid, capacity, block_size;
+	uint64_t queued;        /* committed messages not yet received */
+	uint64_t sent;          /* the tail counter */
+	uint32_t waiting_receivers, waiting_senders;
+};
+
+struct pool_snap {
+	uint64_t heap_size, free_bytes, nallocs, nchannels;
+	uint32_t creator;
+	bool creator_alive;
+	uint32_t lock_holder;   /* 0: the lock is free */
+	uint32_t live_owner;    /* a live process owning an allocation, or 0 */
+	uint64_t queued;        /* messages queued in all channels */
+	size_t nchan;
+	struct chan_snap *chans;
+};
+
 struct seg {
+	bool is_pool;
 	char kind[8];              /* "pool" or "stream" */
 	char name[DIPC_NAME_MAX + 1];
 	char file[128];            /* /dev/shm/... */
 	struct stat st;
 	void *map;
 	size_t size;
-	int map_err;               /* why map is NULL: -errno */
 	int npids;
-	int pids[64];
+	int pids[MAX_PIDS];
+	/* Filled by snap(). */
+	int state;                 /* SEG_* */
+	char problem[128];
+	struct pool_snap pool;
+	struct stream_snap stream;
+	/* Filled by judge(). */
+	bool stale;
+	const char *verdict;       /* why it stays, or why it is stale */
 	struct seg *next;
 };
 
 /* ---- finding segments and who maps them ------------------------------ */
 
 static struct seg *segs;
+/* Some process's mappings could not be read (another user's, and dipc
+ * is not root): it may map any segment its user may open. */
+static bool maps_hidden;
 
 static void add_seg(const char *fname, void *arg)
 {
@@ -56,18 +128,28 @@ static void add_seg(const char *fname, void *arg)
 	struct seg *s = calloc(1, sizeof(*s));
 	if (!s)
 		return;
+	const char *prefix;
 	if (strncmp(fname, DIPC_SEG_POOL, strlen(DIPC_SEG_POOL)) == 0) {
+		prefix = DIPC_SEG_POOL;
 		strcpy(s->kind, "pool");
-		snprintf(s->name, sizeof(s->name), "%s", fname + strlen(DIPC_SEG_POOL));
+		s->is_pool = true;
 	} else if (strncmp(fname, DIPC_SEG_STREAM, strlen(DIPC_SEG_STREAM)) == 0) {
+		prefix = DIPC_SEG_STREAM;
 		strcpy(s->kind, "stream");
-		snprintf(s->name, sizeof(s->name), "%s", fname + strlen(DIPC_SEG_STREAM));
 	} else {
 		/* Not a pool or a stream (the platform tests' "dipc.t.", say):
 		 * not ours to show or remove. */
 		free(s);
 		return;
 	}
+	/* Nor is a name the library could not have made (one holding a
+	 * quote or a newline would garble the output). */
+	char check[96];
+	if (dipc_name_build(prefix, fname + strlen(prefix), check, sizeof(check))) {
+		free(s);
+		return;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", fname + strlen(prefix));
 	snprintf(s->file, sizeof(s->file), "/dev/shm/%s", fname);
 	if (stat(s->file, &s->st) != 0) {
 		free(s);
@@ -77,7 +159,10 @@ static void add_seg(const char *fname, void *arg)
 	segs = s;
 }
 
-/* Every process that has the segment mapped, from /proc/PID/maps. */
+/* Every process that has the segment mapped, from /proc/PID/maps: the
+ * path, device and inode must all match, so that the mappings of a
+ * removed segment (or of one in another mount namespace's /dev/shm) are
+ * not taken for those of this one. */
 static void find_users(void)
 {
 	DIR *d = opendir("/proc");
@@ -90,21 +175,27 @@ static void find_users(void)
 		char path[300], line[1024];
 		snprintf(path, sizeof(path), "/proc/%s/maps", e->d_name);
 		FILE *f = fopen(path, "re");
-		if (!f)
+		if (!f) {
+			if (errno == EACCES || errno == EPERM)
+				maps_hidden = true;
 			continue;
+		}
 		int pid = atoi(e->d_name);
 		while (fgets(line, sizeof(line), f)) {
 			char *p = strstr(line, "/dev/shm/dipc.");
-			if (!p)
+			unsigned maj, min;
+			unsigned long long ino;
+			if (!p || sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &ino) != 3)
 				continue;
 			p[strcspn(p, " \n")] = 0;
 			for (struct seg *s = segs; s; s = s->next) {
-				if (strcmp(s->file, p) != 0)
+				if (strcmp(s->file, p) != 0 || ino != (unsigned long long)s->st.st_ino ||
+				    maj != major(s->st.st_dev) || min != minor(s->st.st_dev))
 					continue;
 				bool seen = false;
 				for (int i = 0; i < s->npids; i++)
 					seen |= s->pids[i] == pid;
-				if (!seen && s->npids < 64)
+				if (!seen && s->npids < MAX_PIDS)
 					s->pids[s->npids++] = pid;
 			}
 		}
@@ -113,26 +204,35 @@ static void find_users(void)
 	closedir(d);
 }
 
-static int map_seg(struct seg *s)
+/* Map the segment whole, read-only.  Its size is fstat's, taken once. */
+static void map_seg(struct seg *s)
 {
 	int fd = open(s->file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* A stream with a small ring is smaller than a pool's header page;
-	 * its own header is checked by stream_view. */
-	off_t least = strcmp(s->kind, "pool") == 0 ? (off_t)POOL_HDR_SIZE : 1;
-	struct stat st;
-	if (fstat(fd, &st) != 0 || st.st_size < least) {
-		close(fd);
-		return -EINVAL;
+	if (fd < 0) {
+		s->state = SEG_UNREADABLE;
+		snprintf(s->problem, sizeof(s->problem), "cannot read: %s", strerror(errno));
+		return;
 	}
-	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		s->state = SEG_UNREADABLE;
+		snprintf(s->problem, sizeof(s->problem), "cannot read: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	s->size = st.st_size > 0 ? (size_t)st.st_size : 0;
+	if (s->size == 0) {
+		close(fd);
+		return;         /* the snapshot calls it empty */
+	}
+	void *p = mmap(NULL, s->size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
-	if (p == MAP_FAILED)
-		return -errno;
+	if (p == MAP_FAILED) {
+		s->state = SEG_UNREADABLE;
+		snprintf(s->problem, sizeof(s->problem), "cannot map: %s", strerror(errno));
+		return;
+	}
 	s->map = p;
-	s->size = (size_t)st.st_size;
-	return 0;
 }
 
 static const char *owner_name(uid_t uid)
@@ -145,55 +245,199 @@ static const char *owner_name(uid_t uid)
 	return buf;
 }
 
+/* What a process is doing: "running" (or sleeping: not stopped), "stopped"
+ * (state T or t), "zombie", or "gone". */
+static const char *proc_state(uint32_t pid)
+{
+	if (pid == 0 || pid > INT32_MAX)
+		return "gone";
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%u/stat", (unsigned)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return dipc_os_pid_alive(pid) ? "running" : "gone";
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* "pid (comm) S ...": comm may hold anything, so look after its last ')'. */
+	const char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return "running";
+	switch (p[2]) {
+	case 'T':
+	case 't':
+		return "stopped";
+	case 'Z':
+		return "zombie";
+	case 'X':
+		return "gone";
+	default:
+		return "running";
+	}
+}
+
 /* ---- reading a pool ------------------------------------------------------ */
 
-struct pool_view {
-	bool valid;
-	const char *problem;
-	uint64_t heap_size, free_bytes, nallocs, nchannels;
-	uint32_t creator;
-	bool creator_alive;
-};
-
-static void read_pool(const struct seg *s, struct pool_view *v)
+/*
+ * The process holding the pool's lock, 0 if none.  The one place that
+ * knows the lock's shape (struct dipc_plock, lib/internal.h).
+ */
+static uint32_t pool_lock_holder(const struct pool_hdr *h)
 {
-	memset(v, 0, sizeof(*v));
+	return dipc_plock_holder(&((struct pool_hdr *)h)->lock);
+}
+
+/* Does a slot whose state word is word hold a message not yet received?
+ * FULL does; so does TAKING (a receiver is taking it, and if that receiver
+ * dies the message stays for the next one). */
+static bool slot_holds_message(uint64_t word)
+{
+	uint32_t st = (uint32_t)(word >> 32) % SLOT_STATES;
+	return st == SLOT_FULL || st == SLOT_TAKING;
+}
+
+/* How many receivers and senders sleep on a channel: the one place that
+ * knows how a channel records its sleepers. */
+static void chan_sleepers(struct chan_hdr *h, uint32_t *receivers, uint32_t *senders)
+{
+	*receivers = (uint32_t)__builtin_popcountll(atomic_load(&h->recv_waiters.mask));
+	*senders = (uint32_t)__builtin_popcountll(atomic_load(&h->send_waiters.mask));
+}
+
+/* Read the channel whose header is at heap offset off; false if the link
+ * or the header does not check out (the walk then ends). */
+static bool snap_channel(const unsigned char *heap, uint64_t heap_size, uint64_t off,
+			 struct chan_snap *c, uint64_t *next)
+{
+	if (off < BLK_HDR || off % DIPC_CACHELINE || off >= heap_size ||
+	    heap_size - off < sizeof(struct chan_hdr))
+		return false;
+	struct chan_hdr *h = (struct chan_hdr *)(heap + off);
+	uint64_t cuid = DIPC_SHARED_READ(h->cuid);
+	uint64_t cap = DIPC_SHARED_READ(h->once_capacity);
+	uint64_t bs = DIPC_SHARED_READ(h->once_block_size);
+	uint64_t ss = DIPC_SHARED_READ(h->once_slot_size);
+	if (DIPC_SHARED_READ(h->live) != (CHAN_MAGIC ^ cuid) || cap == 0 ||
+	    cap > DIPC_CHANNEL_MAX_CAPACITY)
+		return false;
+	memset(c, 0, sizeof(*c));
+	c->cuid = cuid;
+	c->capacity = cap;
+	c->block_size = bs;
+	uint64_t hd = atomic_load(&h->head);
+	uint64_t t = atomic_load(&h->tail);
+	c->sent = t;
+	c->queued = t > hd ? t - hd : 0;
+	if (c->queued > cap)
+		c->queued = cap;
+	/* The counters may lag behind a process that died between committing
+	 * a slot and moving them on: the slots themselves are the truth, when
+	 * the geometry (read once above) fits the heap. */
+	uint64_t room = heap_size - off - sizeof(struct chan_hdr);
+	if (bs != 0 && bs <= DIPC_CHANNEL_MAX_BLOCK_SIZE &&
+	    ss == SLOT_HDR + DIPC_ALIGN_UP(bs, DIPC_CACHELINE) && cap * ss <= room) {
+		uint64_t full = 0;
+		for (uint64_t i = 0; i < cap; i++) {
+			const struct slot_hdr *sl = (const struct slot_hdr *)(h->slots + i * ss);
+			if (slot_holds_message(atomic_load(&((struct slot_hdr *)sl)->word)))
+				full++;
+		}
+		c->queued = full;
+	}
+	chan_sleepers(h, &c->waiting_receivers, &c->waiting_senders);
+	*next = atomic_load(&h->next);
+	return true;
+}
+
+/* A live process that owns an allocation in the heap, or 0.  Reclaim
+ * frees the allocations of dead owners and keeps the others. */
+static uint32_t live_alloc_owner(const unsigned char *heap, uint64_t heap_size)
+{
+	uint32_t dead = 0;
+	for (uint64_t off = 0; off < heap_size;) {
+		struct blk_hdr *b = (struct blk_hdr *)(heap + off);
+		if (heap_size - off < sizeof(*b))
+			return 0;
+		uint64_t w = atomic_load(&b->word);
+		uint64_t sz = w & ~(uint64_t)(BLK_HDR - 1);
+		if (sz < BLK_HDR || sz > heap_size - off)
+			return 0;       /* a broken chain: nothing more to learn */
+		if ((w & (BLK_USED | BLK_CACHED)) == BLK_USED) {
+			uint32_t owner = atomic_load(&b->owner);
+			if (owner && owner != dead) {
+				if (dipc_os_pid_alive(owner))
+					return owner;
+				dead = owner;
+			}
+		}
+		off += sz;
+	}
+	return 0;
+}
+
+static int snap_pool(struct seg *s)
+{
+	struct pool_snap *v = &s->pool;
 	const struct pool_hdr *h = s->map;
-	if (!h || s->size < POOL_HDR_SIZE || h->magic != POOL_MAGIC) {
-		v->problem = "not a pool header";
-		return;
+	size_t size = s->size;
+	uint64_t magic = size >= sizeof(uint64_t) ? DIPC_SHARED_READ(h->magic) : 0;
+	if (size < sizeof(*h)) {
+		if (magic == POOL_MAGIC)
+			snprintf(s->problem, sizeof(s->problem),
+				 "truncated: %zu bytes, less than its header", size);
+		else
+			snprintf(s->problem, sizeof(s->problem), "not a pool: %zu bytes", size);
+		return SEG_DAMAGED;
 	}
-	if (h->abi != POOL_ABI) {
-		v->problem = "another ABI version";
-		return;
+	if (magic != POOL_MAGIC) {
+		snprintf(s->problem, sizeof(s->problem), magic ? "not a pool header"
+					: "no header (its creator never finished it)");
+		return SEG_DAMAGED;
 	}
-	/* Read once (lib/internal.h): the heap's size is the segment's, and
-	 * the header must agree with it; only that private value is used. */
-	uint64_t heap_size = s->size - POOL_HDR_SIZE;
-	if (DIPC_SHARED_READ(h->once_seg_size) != s->size ||
-	    DIPC_SHARED_READ(h->once_heap_size) != heap_size) {
-		v->problem = "sizes do not match the segment";
-		return;
+	uint32_t abi = DIPC_SHARED_READ(h->abi);
+	if (abi != POOL_ABI) {
+		snprintf(s->problem, sizeof(s->problem), "another ABI version (%u)", abi);
+		return SEG_UNKNOWN;
 	}
-	v->valid = true;
+	/* The heap's size is the segment's, and the header must agree. */
+	uint64_t seg = DIPC_SHARED_READ(h->once_seg_size);
+	if (DIPC_SHARED_READ(h->once_hdr_size) != POOL_HDR_SIZE ||
+	    DIPC_SHARED_READ(h->once_heap_off) != POOL_HDR_SIZE ||
+	    seg < POOL_HDR_SIZE || DIPC_SHARED_READ(h->once_heap_size) != seg - POOL_HDR_SIZE) {
+		snprintf(s->problem, sizeof(s->problem), "header fields do not agree");
+		return SEG_DAMAGED;
+	}
+	if (seg > size) {
+		snprintf(s->problem, sizeof(s->problem), "truncated: %zu of %llu bytes", size,
+			 (unsigned long long)seg);
+		return SEG_DAMAGED;
+	}
+	if (seg != size || size < POOL_HDR_SIZE + 2 * BLK_HDR || size % BLK_HDR) {
+		snprintf(s->problem, sizeof(s->problem),
+			 "the header says %llu bytes, the segment has %zu",
+			 (unsigned long long)seg, size);
+		return SEG_DAMAGED;
+	}
+	uint64_t heap_size = size - POOL_HDR_SIZE;
 	v->heap_size = heap_size;
-	v->free_bytes = h->free_bytes;
-	v->nallocs = h->nallocs;
-	v->nchannels = h->nchannels;
-	v->creator = h->creator;
-	v->creator_alive = dipc_os_pid_alive(h->creator);
+	v->free_bytes = DIPC_SHARED_READ(h->free_bytes);
+	v->nallocs = DIPC_SHARED_READ(h->nallocs);
+	v->nchannels = DIPC_SHARED_READ(h->nchannels);
+	v->creator = DIPC_SHARED_READ(h->creator);
+	v->creator_alive = dipc_os_pid_alive(v->creator);
+	v->lock_holder = pool_lock_holder(h);
+	const unsigned char *heap = (const unsigned char *)s->map + POOL_HDR_SIZE;
 	/* Blocks resting in the pool's cache of freed blocks (lib/pool_cache.c)
 	 * are free space, though the counters hold them as allocations. */
-	const unsigned char *heap = (const unsigned char *)s->map + POOL_HDR_SIZE;
 	for (int c = 0; c < PC_CLASSES; c++) {
 		for (int i = 0; i < PC_WAYS; i++) {
-			uint64_t e = atomic_load(&h->cache[c][i]);
+			uint64_t e = atomic_load(&((struct pool_hdr *)h)->cache[c][i]);
 			if (!e || (uint32_t)e)
 				continue;
 			uint64_t blk = ((e >> 32) - 1) * BLK_HDR;
-			if (blk >= heap_size)
+			if (blk >= heap_size || heap_size - blk < BLK_HDR)
 				continue;
-			uint64_t w = atomic_load(&((const struct blk_hdr *)(heap + blk))->word);
+			uint64_t w = atomic_load(&((struct blk_hdr *)(heap + blk))->word);
 			uint64_t sz = w & ~(uint64_t)(BLK_HDR - 1);
 			if ((w & (BLK_USED | BLK_CACHED)) != (BLK_USED | BLK_CACHED) ||
 			    sz < BLK_HDR || sz > heap_size - blk || v->nallocs == 0)
@@ -202,36 +446,144 @@ static void read_pool(const struct seg *s, struct pool_view *v)
 			v->nallocs--;
 		}
 	}
+	/* The channels, each link checked before it is followed; the walk is
+	 * bounded by how many channel headers the heap could hold. */
+	uint64_t off = atomic_load(&((struct pool_hdr *)h)->chan_head);
+	uint64_t most = heap_size / (BLK_HDR + sizeof(struct chan_hdr));
+	size_t room = 0;
+	for (uint64_t n = 0; off && n <= most; n++) {
+		struct chan_snap c;
+		uint64_t next;
+		if (!snap_channel(heap, heap_size, off, &c, &next))
+			break;
+		if (v->nchan == room) {
+			size_t more = room ? 2 * room : 16;
+			struct chan_snap *a = realloc(v->chans, more * sizeof(*a));
+			if (!a)
+				break;
+			v->chans = a;
+			room = more;
+		}
+		v->chans[v->nchan++] = c;
+		v->queued += c.queued;
+		off = next;
+	}
+	/* Only a segment that might otherwise be stale needs the heap walk. */
+	if (!s->npids && !v->creator_alive && !v->queued)
+		v->live_owner = live_alloc_owner(heap, heap_size);
+	return SEG_OK;
 }
 
-/* A channel as the tool shows it: its geometry read once, and its header
- * for the counters (which decide no address). */
-struct chan_view {
-	uint64_t cuid, capacity, block_size;
-	const struct chan_hdr *hdr;
-};
+/* ---- reading a segment, guarded against its shrinking ---------------- */
 
-/* Call fn for each channel in the pool's directory, checking each link. */
-static void each_channel(const struct seg *s, void (*fn)(const struct chan_view *, void *), void *arg)
+static sigjmp_buf bus_env;
+static volatile sig_atomic_t bus_armed;
+
+static void on_sigbus(int sig)
 {
-	const struct pool_hdr *ph = s->map;
-	const unsigned char *heap = (const unsigned char *)s->map + POOL_HDR_SIZE;
-	uint64_t heap_size = s->size - POOL_HDR_SIZE;
-	uint64_t off = atomic_load(&((struct pool_hdr *)ph)->chan_head);
-	for (uint64_t n = 0; off && n < 100000; n++) {
-		if (off % DIPC_CACHELINE || off >= heap_size ||
-		    heap_size - off < sizeof(struct chan_hdr))
-			return;
-		const struct chan_hdr *c = (const struct chan_hdr *)(heap + off);
-		uint64_t cuid = DIPC_SHARED_READ(c->cuid);
-		uint64_t cap = DIPC_SHARED_READ(c->once_capacity);
-		if (DIPC_SHARED_READ(c->live) != (CHAN_MAGIC ^ cuid) || cap == 0 ||
-		    cap > DIPC_CHANNEL_MAX_CAPACITY)
-			return;
-		struct chan_view cv = { .cuid = cuid, .capacity = cap,
-					.block_size = DIPC_SHARED_READ(c->once_block_size), .hdr = c };
-		fn(&cv, arg);
-		off = atomic_load(&((struct chan_hdr *)c)->next);
+	if (bus_armed) {
+		bus_armed = 0;
+		siglongjmp(bus_env, 1);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void snap_read(struct seg *s)
+{
+	if (s->is_pool)
+		s->state = snap_pool(s);
+	else
+		s->state = stream_snap_read(s->map, s->size, &s->stream, s->problem,
+					    sizeof(s->problem));
+}
+
+/* Fill s->state and the snapshot.  Only here does dipc read a mapping. */
+static void snap(struct seg *s)
+{
+	if (s->state == SEG_UNREADABLE)
+		return;
+	if (!s->map) {
+		s->state = SEG_DAMAGED;
+		snprintf(s->problem, sizeof(s->problem), "empty: 0 bytes");
+		return;
+	}
+	if (sigsetjmp(bus_env, 1)) {
+		/* What the interrupted read had stored may be half written:
+		 * forget it (the channel array, if any, is left to the exit). */
+		memset(&s->pool, 0, sizeof(s->pool));
+		memset(&s->stream, 0, sizeof(s->stream));
+		s->state = SEG_DAMAGED;
+		snprintf(s->problem, sizeof(s->problem), "truncated while being read");
+		return;
+	}
+	bus_armed = 1;
+	snap_read(s);
+	bus_armed = 0;
+	/* A file cut short inside a page reads as zeros there, no SIGBUS:
+	 * if it is shorter now than when mapped, the copy may hold those. */
+	struct stat st;
+	if (stat(s->file, &st) == 0 && st.st_ino == s->st.st_ino && st.st_dev == s->st.st_dev &&
+	    (st.st_size < 0 || (size_t)st.st_size < s->size)) {
+		s->state = SEG_DAMAGED;
+		snprintf(s->problem, sizeof(s->problem), "truncated while being read");
+	}
+}
+
+/* ---- the verdict --------------------------------------------------------- */
+
+static bool age_young(const struct seg *s)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return now.tv_sec - s->st.st_mtim.tv_sec < GC_MIN_AGE_S;
+}
+
+/* Decide whether s is stale, and say why (see the rule at the top). */
+static void judge(struct seg *s)
+{
+	static char buf[64];
+	s->stale = false;
+	if (s->npids) {
+		s->verdict = "in use";
+		return;
+	}
+	if (maps_hidden && (s->st.st_mode & 0066)) {
+		s->verdict = "others may open it, and dipc cannot see all their mappings";
+		return;
+	}
+	if (age_young(s)) {
+		s->verdict = "new (under 2 s old)";
+		return;
+	}
+	if (s->state == SEG_UNREADABLE || s->state == SEG_UNKNOWN) {
+		s->verdict = s->state == SEG_UNKNOWN ? "unknown layout" : "unreadable";
+		return;
+	}
+	if (s->state == SEG_DAMAGED) {
+		s->stale = true;
+		s->verdict = "damaged";
+		return;
+	}
+	if (!s->is_pool) {
+		const char *why = stream_keep_reason(&s->stream);
+		s->stale = why == NULL;
+		s->verdict = why ? why : "stale";
+		return;
+	}
+	const struct pool_snap *v = &s->pool;
+	if (v->creator_alive || (v->lock_holder && dipc_os_pid_alive(v->lock_holder))) {
+		s->verdict = "in use";
+	} else if (v->queued) {
+		s->verdict = "kept for a receiver";
+	} else if (v->live_owner) {
+		snprintf(buf, sizeof(buf), "holds memory of live process %u", v->live_owner);
+		s->verdict = strdup(buf);
+		if (!s->verdict)
+			s->verdict = "holds memory of a live process";
+	} else {
+		s->stale = true;
+		s->verdict = "stale";
 	}
 }
 
@@ -266,7 +618,25 @@ static void print_pids(const struct seg *s)
 		printf("%s%d", i ? "," : "", s->pids[i]);
 }
 
-static bool seg_stale(const struct seg *s);
+/* The lock of a valid pool, as JSON: null or {"holder":N,"state":"..."}. */
+static void json_lock(const struct seg *s)
+{
+	if (!s->is_pool || s->state != SEG_OK || !s->pool.lock_holder) {
+		printf("null");
+		return;
+	}
+	printf("{\"holder\":%u,\"state\":\"%s\"}", s->pool.lock_holder,
+	       proc_state(s->pool.lock_holder));
+}
+
+/* A lock holder worth a flag in the list: one that is not running. */
+static const char *lock_trouble(const struct seg *s)
+{
+	if (!s->is_pool || s->state != SEG_OK || !s->pool.lock_holder)
+		return NULL;
+	const char *st = proc_state(s->pool.lock_holder);
+	return strcmp(st, "running") == 0 ? NULL : st;
+}
 
 static void list_one(const struct seg *s, bool first)
 {
@@ -277,113 +647,167 @@ static void list_one(const struct seg *s, bool first)
 		json_str(owner_name(s->st.st_uid));
 		printf(",\"mode\":\"%04o\",\"pids\":", (unsigned)(s->st.st_mode & 07777));
 		print_pids(s);
-		printf(",\"stale\":%s}", seg_stale(s) ? "true" : "false");
+		printf(",\"stale\":%s,\"verdict\":", s->stale ? "true" : "false");
+		json_str(s->verdict);
+		printf(",\"problem\":");
+		if (s->state != SEG_OK)
+			json_str(s->problem);
+		else
+			printf("null");
+		if (s->is_pool) {
+			printf(",\"lock\":");
+			json_lock(s);
+		}
+		printf("}");
 		return;
 	}
 	printf("%-7s %-32s %12lld  %-10s %04o  ", s->kind, s->name, (long long)s->st.st_size,
 	       owner_name(s->st.st_uid), (unsigned)(s->st.st_mode & 07777));
 	print_pids(s);
-	printf("%s\n", seg_stale(s) ? "  (stale)" : "");
+	if (s->state == SEG_DAMAGED)
+		printf("  (%sdamaged: %s)", s->stale ? "stale, " : "", s->problem);
+	else if (s->state == SEG_UNKNOWN)
+		printf("  (unknown layout: %s)", s->problem);
+	else if (s->state == SEG_UNREADABLE)
+		printf("  (%s)", s->problem);
+	else if (s->stale)
+		printf("  (stale)");
+	else if (strncmp(s->verdict, "kept", 4) == 0 || strncmp(s->verdict, "holds", 5) == 0)
+		printf("  (%s)", s->verdict);
+	const char *lt = lock_trouble(s);
+	if (lt)
+		printf("  (lock held by %s %u)", lt, s->pool.lock_holder);
+	printf("\n");
 }
 
-static void chan_line(const struct chan_view *v, void *arg)
+static void chan_line(const struct chan_snap *c, bool first)
 {
-	const struct chan_hdr *c = v->hdr;
-	bool *first = arg;
-	uint64_t hd = atomic_load(&((struct chan_hdr *)c)->head);
-	uint64_t t = atomic_load(&((struct chan_hdr *)c)->tail);
-	uint64_t count = t > hd ? t - hd : 0;
-	if (count > v->capacity)
-		count = v->capacity;
-	uint32_t rs = (uint32_t)__builtin_popcountll(atomic_load(&((struct chan_hdr *)c)->recv_waiters.mask));
-	uint32_t ss = (uint32_t)__builtin_popcountll(atomic_load(&((struct chan_hdr *)c)->send_waiters.mask));
 	if (json) {
 		printf("%s{\"cuid\":%llu,\"count\":%llu,\"capacity\":%llu,\"block_size\":%llu,"
-		       "\"sent\":%llu,\"received\":%llu,\"waiting_receivers\":%u,\"waiting_senders\":%u}",
-		       *first ? "" : ",", (unsigned long long)v->cuid, (unsigned long long)count,
-		       (unsigned long long)v->capacity, (unsigned long long)v->block_size,
-		       (unsigned long long)t, (unsigned long long)hd, rs, ss);
-	} else {
-		printf("  channel %-8llu %6llu / %-6llu messages, block %llu B, %llu sent, "
-		       "waiting: %u receivers, %u senders\n",
-		       (unsigned long long)v->cuid, (unsigned long long)count,
-		       (unsigned long long)v->capacity, (unsigned long long)v->block_size,
-		       (unsigned long long)t, rs, ss);
+		       "\"sent\":%llu,\"waiting_receivers\":%u,\"waiting_senders\":%u}",
+		       first ? "" : ",", (unsigned long long)c->cuid, (unsigned long long)c->queued,
+		       (unsigned long long)c->capacity, (unsigned long long)c->block_size,
+		       (unsigned long long)c->sent, c->waiting_receivers, c->waiting_senders);
+		return;
 	}
-	*first = false;
+	printf("  channel %-8llu %6llu / %-6llu messages, block %llu B, %llu sent, "
+	       "waiting: %u receivers, %u senders\n",
+	       (unsigned long long)c->cuid, (unsigned long long)c->queued,
+	       (unsigned long long)c->capacity, (unsigned long long)c->block_size,
+	       (unsigned long long)c->sent, c->waiting_receivers, c->waiting_senders);
 }
 
-static int status_pool(struct seg *s)
+static int status_invalid(const struct seg *s)
 {
-	struct pool_view v;
-	read_pool(s, &v);
+	if (json) {
+		printf("{\"kind\":\"%s\",\"name\":", s->kind);
+		json_str(s->name);
+		printf(",\"valid\":false,\"problem\":");
+		json_str(s->problem);
+		printf(",\"stale\":%s,\"verdict\":", s->stale ? "true" : "false");
+		json_str(s->verdict);
+		printf(",\"pids\":");
+		print_pids(s);
+		printf("}\n");
+		return 1;
+	}
+	printf("%s %s: invalid: %s\n", s->kind, s->name, s->problem);
+	printf("  %s, mapped by ", s->stale ? "stale" : s->verdict);
+	print_pids(s);
+	printf("\n");
+	return 1;
+}
+
+static int status_pool(const struct seg *s)
+{
+	const struct pool_snap *v = &s->pool;
 	if (json) {
 		printf("{\"kind\":\"pool\",\"name\":");
 		json_str(s->name);
-		printf(",\"valid\":%s", v.valid ? "true" : "false");
-		if (!v.valid) {
-			printf(",\"problem\":");
-			json_str(v.problem);
-			printf("}\n");
-			return 1;
-		}
-		printf(",\"size\":%llu,\"free\":%llu,\"allocations\":%llu,\"creator\":%u,"
-		       "\"creator_alive\":%s,\"pids\":",
-		       (unsigned long long)v.heap_size, (unsigned long long)v.free_bytes,
-		       (unsigned long long)v.nallocs, v.creator, v.creator_alive ? "true" : "false");
+		printf(",\"valid\":true,\"size\":%llu,\"free\":%llu,\"allocations\":%llu,"
+		       "\"creator\":%u,\"creator_alive\":%s,\"lock\":",
+		       (unsigned long long)v->heap_size, (unsigned long long)v->free_bytes,
+		       (unsigned long long)v->nallocs, v->creator, v->creator_alive ? "true" : "false");
+		json_lock(s);
+		printf(",\"stale\":%s,\"verdict\":", s->stale ? "true" : "false");
+		json_str(s->verdict);
+		printf(",\"pids\":");
 		print_pids(s);
 		printf(",\"channels\":[");
-		bool first = true;
-		each_channel(s, chan_line, &first);
+		for (size_t i = 0; i < v->nchan; i++)
+			chan_line(&v->chans[i], i == 0);
 		printf("]}\n");
 		return 0;
 	}
-	if (!v.valid) {
-		printf("pool %s: invalid: %s\n", s->name, v.problem);
-		return 1;
-	}
+	uint64_t used = v->free_bytes < v->heap_size ? v->heap_size - v->free_bytes : 0;
 	printf("pool %s: %llu bytes, %llu free (%.1f%% used), %llu allocations, %llu channels\n",
-	       s->name, (unsigned long long)v.heap_size, (unsigned long long)v.free_bytes,
-	       v.heap_size ? 100.0 * (double)(v.heap_size - v.free_bytes) / (double)v.heap_size : 0.0,
-	       (unsigned long long)v.nallocs, (unsigned long long)v.nchannels);
-	printf("  created by %u (%s), mapped by ", v.creator, v.creator_alive ? "alive" : "gone");
+	       s->name, (unsigned long long)v->heap_size, (unsigned long long)v->free_bytes,
+	       v->heap_size ? 100.0 * (double)used / (double)v->heap_size : 0.0,
+	       (unsigned long long)v->nallocs, (unsigned long long)v->nchannels);
+	printf("  created by %u (%s), mapped by ", v->creator, v->creator_alive ? "alive" : "gone");
 	print_pids(s);
 	printf("\n");
-	bool first = true;
-	each_channel(s, chan_line, &first);
+	if (v->lock_holder)
+		printf("  lock held by %u (%s)\n", v->lock_holder, proc_state(v->lock_holder));
+	else
+		printf("  lock free\n");
+	printf("  %s\n", s->verdict);
+	for (size_t i = 0; i < v->nchan; i++)
+		chan_line(&v->chans[i], i == 0);
 	return 0;
 }
 
-#include "stream_view.h"
-
-/* A segment is stale when no process maps it and no process that owns a
- * part in it is alive: nobody can be using it, and nobody will remove it. */
-static bool seg_stale(const struct seg *s)
+static int status_stream(const struct seg *s)
 {
-	if (s->npids)
-		return false;
-	/* A segment being made is unmapped for an instant between its
-	 * creation and its first mapping: leave young ones alone. */
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (now.tv_sec - s->st.st_mtim.tv_sec < GC_MIN_AGE_S)
-		return false;
-	if (strcmp(s->kind, "pool") == 0) {
-		struct pool_view v;
-		read_pool(s, &v);
-		return !v.valid || !v.creator_alive;
+	const struct stream_snap *v = &s->stream;
+	uint64_t used = stream_buffered(v);
+	const char *fill = used == 0 ? "empty" : used >= v->ring ? "full" : "normal";
+	char rb[32], wb[32];
+	const char *rt = role_text(dipc_role_get(v->roles, DIPC_STREAM_READ), rb, sizeof(rb));
+	const char *wt = role_text(dipc_role_get(v->roles, DIPC_STREAM_WRITE), wb, sizeof(wb));
+	if (json) {
+		printf("{\"kind\":\"stream\",\"name\":");
+		json_str(s->name);
+		printf(",\"valid\":true,\"ring_size\":%llu,\"read_pos\":%llu,\"write_pos\":%llu,"
+		       "\"buffered\":%llu,\"state\":\"%s\",\"reader\":\"%s\",\"writer\":\"%s\","
+		       "\"reader_sleeping\":%u,\"writer_sleeping\":%u,\"stale\":%s,\"verdict\":",
+		       (unsigned long long)v->ring, (unsigned long long)v->rpos,
+		       (unsigned long long)v->wpos, (unsigned long long)used, fill, rt, wt,
+		       (unsigned)v->r_sleeping, (unsigned)v->w_sleeping, s->stale ? "true" : "false");
+		json_str(s->verdict);
+		printf(",\"pids\":");
+		print_pids(s);
+		printf("}\n");
+		return 0;
 	}
-	return stream_view_stale(s->map, s->size);
+	printf("stream %s: ring %llu B, %llu buffered (%s), read %llu, written %llu\n", s->name,
+	       (unsigned long long)v->ring, (unsigned long long)used, fill,
+	       (unsigned long long)v->rpos, (unsigned long long)v->wpos);
+	printf("  reader %s%s, writer %s%s\n", rt, v->r_sleeping ? " (sleeping)" : "",
+	       wt, v->w_sleeping ? " (sleeping)" : "");
+	printf("  %s, mapped by ", s->verdict);
+	print_pids(s);
+	printf("\n");
+	return 0;
 }
 
 /* ---- commands ---------------------------------------------------------- */
 
 static void load(void)
 {
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+
 	dipc_os_shm_list("dipc.", add_seg, NULL);
 	find_users();
-	for (struct seg *s = segs; s; s = s->next)
-		s->map_err = map_seg(s);
+	for (struct seg *s = segs; s; s = s->next) {
+		map_seg(s);
+		snap(s);
+		judge(s);
+	}
 }
 
 /* The library makes no names but valid ones: a usage error, rather than
@@ -453,21 +877,19 @@ static int cmd_status(int argc, char **argv)
 		return EXIT_NOTFOUND;
 	}
 	/* Say why it cannot be read (another user's, say), not "invalid". */
-	if (!s->map && s->map_err != -EINVAL) {
-		fprintf(stderr, "dipc: cannot read %s %s: %s\n", s->kind, s->name,
-			strerror(-s->map_err));
+	if (s->state == SEG_UNREADABLE) {
+		fprintf(stderr, "dipc: %s %s: %s\n", s->kind, s->name, s->problem);
 		return 1;
 	}
-	if (strcmp(s->kind, "pool") == 0)
-		return status_pool(s);
-	return stream_view_status(s->name, s->map, s->size, json, s->npids, s->pids);
+	if (s->state != SEG_OK)
+		return status_invalid(s);
+	return s->is_pool ? status_pool(s) : status_stream(s);
 }
 
 static int remove_seg(const struct seg *s)
 {
 	char seg[96];
-	snprintf(seg, sizeof(seg), "%s%s", strcmp(s->kind, "pool") == 0 ? DIPC_SEG_POOL : DIPC_SEG_STREAM,
-		 s->name);
+	snprintf(seg, sizeof(seg), "%s%s", s->is_pool ? DIPC_SEG_POOL : DIPC_SEG_STREAM, s->name);
 	int rc = dipc_os_shm_unlink(seg);
 	if (rc)
 		fprintf(stderr, "dipc: cannot remove %s %s: %s\n", s->kind, s->name, dipc_strerror(rc));
@@ -501,9 +923,9 @@ static bool named(const struct seg *s, int argc, char **argv)
 		return true;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
-		if (strncmp(a, "pool:", 5) == 0 && strcmp(s->kind, "pool") == 0)
+		if (strncmp(a, "pool:", 5) == 0 && s->is_pool)
 			a += 5;
-		else if (strncmp(a, "stream:", 7) == 0 && strcmp(s->kind, "stream") == 0)
+		else if (strncmp(a, "stream:", 7) == 0 && !s->is_pool)
 			a += 7;
 		if (strcmp(a, s->name) == 0)
 			return true;
@@ -511,9 +933,39 @@ static bool named(const struct seg *s, int argc, char **argv)
 	return false;
 }
 
-static int cmd_gc(bool dry, int argc, char **argv)
+/*
+ * Just before removing: is the name still the file that was judged, and
+ * is its state word unchanged?  A stream's roles word moves when an opener
+ * claims a dead side; a pool's lock and directory when someone uses it.
+ * This narrows, but cannot close, the window between judging and removing.
+ */
+static bool still_same(struct seg *s)
 {
-	int n = 0, status = 0;
+	struct stat st;
+	if (stat(s->file, &st) != 0 || st.st_dev != s->st.st_dev || st.st_ino != s->st.st_ino)
+		return false;
+	if (s->state != SEG_OK)
+		return true;
+	if (sigsetjmp(bus_env, 1))
+		return true;    /* shrank under us: damaged now, still stale */
+	bus_armed = 1;
+	bool same;
+	if (s->is_pool) {
+		struct pool_hdr *h = s->map;
+		same = pool_lock_holder(h) == s->pool.lock_holder &&
+		       DIPC_SHARED_READ(h->nallocs) == s->pool.nallocs;
+	} else {
+		struct dipc_stream_shm *h = s->map;
+		same = atomic_load(&h->roles) == s->stream.roles &&
+		       atomic_load(&h->wpos) == s->stream.wpos;
+	}
+	bus_armed = 0;
+	return same;
+}
+
+static int cmd_gc(bool dry, bool all_users, int argc, char **argv)
+{
+	int n = 0, nleft = 0, status = 0;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (strncmp(a, "pool:", 5) == 0)
@@ -522,11 +974,29 @@ static int cmd_gc(bool dry, int argc, char **argv)
 			a += 7;
 		check_name(a);
 	}
+	uid_t me = geteuid();
 	if (json)
 		printf("{\"dry_run\":%s,\"removed\":[", dry ? "true" : "false");
 	for (struct seg *s = segs; s; s = s->next) {
-		if (!named(s, argc, argv) || !seg_stale(s))
+		if (!named(s, argc, argv))
 			continue;
+		if (!all_users && s->st.st_uid != me) {
+			/* Not ours: skipped quietly unless asked for by name. */
+			if (argc) {
+				fprintf(stderr, "dipc: %s %s belongs to %s, not to you; not "
+					"collected (--all-users collects it)\n", s->kind, s->name,
+					owner_name(s->st.st_uid));
+				status = 1;
+			}
+			continue;
+		}
+		if (!s->stale)
+			continue;
+		if (!dry && !still_same(s)) {
+			s->stale = false;
+			s->verdict = "changed while gc looked at it";
+			continue;
+		}
 		if (!dry && remove_seg(s)) {
 			status = 1;
 			continue;
@@ -536,13 +1006,32 @@ static int cmd_gc(bool dry, int argc, char **argv)
 			json_str(s->name);
 			printf("}");
 		} else {
-			printf("%s %s %s\n", dry ? "would remove" : "removed", s->kind, s->name);
+			printf("%s %s %s%s%s\n", dry ? "would remove" : "removed", s->kind, s->name,
+			       s->state == SEG_DAMAGED ? ", damaged: " : "",
+			       s->state == SEG_DAMAGED ? s->problem : "");
 		}
 		n++;
 	}
+	/* Named segments left in place, and why. */
+	if (json)
+		printf("],\"left\":[");
+	for (struct seg *s = segs; s && argc; s = s->next) {
+		if (!named(s, argc, argv) || s->stale || (!all_users && s->st.st_uid != me))
+			continue;
+		if (json) {
+			printf("%s{\"kind\":\"%s\",\"name\":", nleft ? "," : "", s->kind);
+			json_str(s->name);
+			printf(",\"why\":");
+			json_str(s->verdict);
+			printf("}");
+		} else {
+			printf("left %s %s: %s\n", s->kind, s->name, s->verdict);
+		}
+		nleft++;
+	}
 	if (json)
 		printf("],\"count\":%d}\n", n);
-	else if (!n)
+	else if (!n && !nleft)
 		printf("nothing stale\n");
 	return status;
 }
@@ -554,12 +1043,13 @@ static void usage(FILE *f)
 		"Look at and clean up libdragonipc's shared-memory segments.\n\n"
 		"  list                 every pool and stream: kind, name, size, owner, mode,\n"
 		"                       processes mapping it, and whether it is stale\n"
-		"  status NAME          a pool's use and channels, or a stream's status line\n"
+		"  status NAME          a pool's use, lock and channels, or a stream's state\n"
 		"  rm NAME...           remove names (processes using them keep their mapping)\n"
-		"  gc [--dry-run] [NAME...]\n"
-		"                       remove stale segments (all, or those named): mapped\n"
-		"                       by no process, older than 2 s, and whose creator\n"
-		"                       (pool) or reader and writer (stream) are dead\n\n"
+		"  gc [--dry-run] [--all-users] [NAME...]\n"
+		"                       remove your stale segments (all, or those named):\n"
+		"                       mapped by no process, older than 2 s, no live process\n"
+		"                       with a part in them, and nothing kept for a later\n"
+		"                       reader or receiver; --all-users: every user's (root)\n\n"
 		"NAME is pool:NAME, stream:NAME or a bare NAME.\n"
 		"Options: --json  machine-readable output; -h, --help; --version\n"
 		"Exit status: 0 success, 1 failure, 2 usage error, 3 no such segment.\n");
@@ -567,10 +1057,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	bool dry = false;
+	bool dry = false, all_users = false;
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "all-users", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -580,6 +1071,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'j': json = true; break;
 		case 'n': dry = true; break;
+		case 'a': all_users = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("dipc (libdragonipc) %s\n", dipc_version()); return 0;
 		default: usage(stderr); return EXIT_USAGE;
@@ -595,6 +1087,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'j': json = true; break;
 		case 'n': dry = true; break;
+		case 'a': all_users = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -609,7 +1102,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "rm") == 0 || strcmp(cmd, "remove") == 0)
 		return cmd_rm(nargs, args);
 	if (strcmp(cmd, "gc") == 0)
-		return cmd_gc(dry, nargs, args);
+		return cmd_gc(dry, all_users, nargs, args);
 	fprintf(stderr, "dipc: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;
