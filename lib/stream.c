@@ -29,6 +29,12 @@
  * segment of the same name, that newer stream loses its name (its open
  * handles keep working; later openers get a fresh one).
  *
+ * Closing while other threads are inside calls on the handle (a reader
+ * blocked in dipc_stream_read, say): close marks the handle closing, wakes
+ * the waiters, which return what they moved or DIPC_ENOTOPEN, and waits
+ * for every call to leave before it unmaps (see dipc_stream_enter_ in
+ * stream.h); the freed handle then waits in the quarantine (handle.c).
+ *
  * Registry and dipc_cleanup: every open handle is on a process-local
  * list.  dipc_cleanup releases each one (stops its listener, gives up the
  * role, unmaps) but keeps the handle's memory, marked closed: every call
@@ -268,6 +274,7 @@ int dipc_stream_open(const char *name, int role, size_t size, unsigned perm,
 	rc = dipc_os_mutex_new(&s->lock);
 	if (rc)
 		goto fail;
+	atomic_store_explicit(&s->magic, DIPC_MAGIC_STREAM, memory_order_relaxed);
 	s->role = role;
 	s->pid = dipc_os_pid();
 	s->shm.handle = -1;
@@ -350,6 +357,14 @@ static bool drop_role(dipc_stream *s)
  * unmaps it (the role and the listener thread are the parent's). */
 static void stream_release(dipc_stream *s)
 {
+	/* Calls of other threads still inside (the state says closing now):
+	 * wake those that wait, and let them all leave first. */
+	if (atomic_load_explicit(&s->users, memory_order_seq_cst) > 0) {
+		dipc_stream_kick_(s, &s->hdr->data_evt);
+		dipc_stream_kick_(s, &s->hdr->space_evt);
+		while (atomic_load_explicit(&s->users, memory_order_acquire) > 0)
+			dipc_os_sleep_ns(50 * 1000);
+	}
 	if (dipc_os_pid() != s->pid) {
 		dipc_os_shm_close(&s->shm);
 		s->hdr = NULL;
@@ -379,7 +394,7 @@ int dipc_stream_close(dipc_stream *s)
 		reg_remove_locked(s);
 		dipc_spin_unlock(&reg_lock);
 		dipc_os_mutex_free(s->lock);
-		free(s);
+		dipc_handle_retire(s, &s->magic);
 		return 0;
 	}
 	/* Being closed by another thread, or called from its own listener,
@@ -388,13 +403,14 @@ int dipc_stream_close(dipc_stream *s)
 		dipc_spin_unlock(&reg_lock);
 		return DIPC_EBUSY;
 	}
-	atomic_store(&s->state, DIPC_STREAM_CLOSING);
+	/* seq_cst: the closing half of dipc_stream_enter_'s pattern. */
+	atomic_store_explicit(&s->state, DIPC_STREAM_CLOSING, memory_order_seq_cst);
 	reg_remove_locked(s);
 	dipc_spin_unlock(&reg_lock);
 
 	stream_release(s);
 	dipc_os_mutex_free(s->lock);
-	free(s);
+	dipc_handle_retire(s, &s->magic);
 	return 0;
 }
 
@@ -409,7 +425,8 @@ int dipc_stream_close_all_(void)
 		while (s && atomic_load(&s->state) != DIPC_STREAM_OPEN)
 			s = s->next;
 		if (s)
-			atomic_store(&s->state, DIPC_STREAM_CLOSING);
+			atomic_store_explicit(&s->state, DIPC_STREAM_CLOSING,
+					      memory_order_seq_cst);
 		dipc_spin_unlock(&reg_lock);
 		if (!s)
 			return n;

@@ -72,8 +72,10 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
 #define DIPC_STREAM_ZOMBIE  3   /* closed by dipc_cleanup, memory kept */
 
 struct dipc_stream {
+	_Atomic uint32_t magic;         /* DIPC_MAGIC_STREAM (handle.c) */
 	struct dipc_stream *next;       /* registry of this process's handles */
 	_Atomic int state;
+	_Atomic int users;              /* calls inside the library on it */
 
 	int role;                       /* DIPC_STREAM_READ or _WRITE */
 	uint32_t pid;                   /* the id we put in the roles word */
@@ -124,14 +126,39 @@ static inline bool dipc_role_is_pid(uint32_t v)
 	return v != DIPC_ROLE_NONE && v != DIPC_ROLE_CLOSED && v != DIPC_ROLE_SEAL;
 }
 
-/* A call on a handle checks this first. */
-static inline int dipc_stream_usable(const dipc_stream *s)
+/*
+ * A call on a handle enters first and leaves last, so that a close from
+ * another thread never frees the handle or unmaps the segment under it:
+ * close marks the handle closing, wakes whoever waits in it, and waits for
+ * the calls inside to leave (see dipc_stream_close).  Entering counts the
+ * call, then looks at the state; closing sets the state, then looks at the
+ * count: with both sequentially consistent, either the call sees the
+ * close and leaves at once, or the close sees the call and waits for it.
+ * A freed handle is told by its magic word (handle.c).
+ */
+static inline int dipc_stream_enter_(dipc_stream *s)
 {
 	if (!s)
 		return DIPC_EINVAL;
-	if (atomic_load_explicit(&s->state, memory_order_relaxed) != DIPC_STREAM_OPEN)
+	if (atomic_load_explicit(&s->magic, memory_order_relaxed) != DIPC_MAGIC_STREAM)
 		return DIPC_ENOTOPEN;
+	atomic_fetch_add_explicit(&s->users, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&s->state, memory_order_seq_cst) != DIPC_STREAM_OPEN) {
+		atomic_fetch_sub_explicit(&s->users, 1, memory_order_release);
+		return DIPC_ENOTOPEN;
+	}
 	return 0;
+}
+
+static inline void dipc_stream_leave_(dipc_stream *s)
+{
+	atomic_fetch_sub_explicit(&s->users, 1, memory_order_release);
+}
+
+/* Is the handle being closed?  A waiting call looks between naps. */
+static inline bool dipc_stream_closing_(const dipc_stream *s)
+{
+	return atomic_load_explicit(&s->state, memory_order_seq_cst) != DIPC_STREAM_OPEN;
 }
 
 /* The handle's default for DIPC_TIMEOUT_DEFAULT is to wait forever. */
@@ -144,6 +171,7 @@ static inline bool dipc_stream_timeout_ok(int64_t *t)
 
 /* stream_io.c */
 #define DIPC_STREAM_STOPPED 1   /* stream_wait: the listener was told to stop */
+/* stream_wait returns DIPC_ENOTOPEN when the handle is being closed. */
 int dipc_stream_wait_(dipc_stream *s, int64_t timeout_ns, uint64_t *deadline,
 		      const atomic_bool *stop);
 bool dipc_stream_peer_gone_(dipc_stream *s);

@@ -126,6 +126,8 @@ int dipc_stream_wait_(dipc_stream *s, int64_t timeout_ns, uint64_t *deadline,
 			return 0;
 		if (stop && atomic_load_explicit(stop, memory_order_relaxed))
 			return DIPC_STREAM_STOPPED;
+		if (!stop && (i & 255) == 0 && dipc_stream_closing_(s))
+			return DIPC_ENOTOPEN;
 		dipc_cpu_relax();
 	}
 
@@ -140,6 +142,11 @@ int dipc_stream_wait_(dipc_stream *s, int64_t timeout_ns, uint64_t *deadline,
 		}
 		if (stop && atomic_load_explicit(stop, memory_order_seq_cst)) {
 			rc = DIPC_STREAM_STOPPED;
+			break;
+		}
+		/* Closed by another thread: it waits for us to leave. */
+		if (!stop && dipc_stream_closing_(s)) {
+			rc = DIPC_ENOTOPEN;
 			break;
 		}
 		if (dipc_stream_peer_gone_(s)) {
@@ -196,12 +203,22 @@ static int64_t io_done(dipc_stream *s, const char *what, size_t done, size_t len
 	return done || !rc ? (int64_t)done : rc;
 }
 
+static int64_t stream_write(dipc_stream *s, const void *buf, size_t len, int64_t timeout_ns);
+
 int64_t dipc_stream_write(dipc_stream *s, const void *buf, size_t len,
 			  int64_t timeout_ns)
 {
-	int rc = dipc_stream_usable(s);
+	int rc = dipc_stream_enter_(s);
 	if (rc)
 		return rc;
+	int64_t n = stream_write(s, buf, len, timeout_ns);
+	dipc_stream_leave_(s);
+	return n;
+}
+
+static int64_t stream_write(dipc_stream *s, const void *buf, size_t len, int64_t timeout_ns)
+{
+	int rc;
 	if (s->role != DIPC_STREAM_WRITE || (!buf && len) ||
 	    !dipc_stream_timeout_ok(&timeout_ns) || len > INT64_MAX)
 		return DIPC_EINVAL;
@@ -246,11 +263,21 @@ int64_t dipc_stream_write(dipc_stream *s, const void *buf, size_t len,
 	return io_done(s, "wrote", done, len, 0);
 }
 
+static int64_t stream_read(dipc_stream *s, void *buf, size_t len, int64_t timeout_ns);
+
 int64_t dipc_stream_read(dipc_stream *s, void *buf, size_t len, int64_t timeout_ns)
 {
-	int rc = dipc_stream_usable(s);
+	int rc = dipc_stream_enter_(s);
 	if (rc)
 		return rc;
+	int64_t n = stream_read(s, buf, len, timeout_ns);
+	dipc_stream_leave_(s);
+	return n;
+}
+
+static int64_t stream_read(dipc_stream *s, void *buf, size_t len, int64_t timeout_ns)
+{
+	int rc;
 	if (s->role != DIPC_STREAM_READ || (!buf && len) ||
 	    !dipc_stream_timeout_ok(&timeout_ns) || len > INT64_MAX)
 		return DIPC_EINVAL;

@@ -86,11 +86,21 @@ void dipc_stream_stop_listener_(dipc_stream *s)
 	dipc_os_mutex_unlock(s->lock);
 }
 
+static int stream_listen(dipc_stream *s, dipc_stream_cb cb, void *arg);
+
 int dipc_stream_listen(dipc_stream *s, dipc_stream_cb cb, void *arg)
 {
-	int rc = dipc_stream_usable(s);
+	int rc = dipc_stream_enter_(s);
 	if (rc)
 		return rc;
+	rc = stream_listen(s, cb, arg);
+	dipc_stream_leave_(s);
+	return rc;
+}
+
+static int stream_listen(dipc_stream *s, dipc_stream_cb cb, void *arg)
+{
+	int rc;
 	if (!cb || s->role != DIPC_STREAM_READ)
 		return DIPC_EINVAL;
 	if (dipc_stream_on_listener_(s))
@@ -120,11 +130,20 @@ int dipc_stream_listen(dipc_stream *s, dipc_stream_cb cb, void *arg)
 	return rc;
 }
 
+static int stream_unlisten(dipc_stream *s);
+
 int dipc_stream_unlisten(dipc_stream *s)
 {
-	int rc = dipc_stream_usable(s);
+	int rc = dipc_stream_enter_(s);
 	if (rc)
 		return rc;
+	rc = stream_unlisten(s);
+	dipc_stream_leave_(s);
+	return rc;
+}
+
+static int stream_unlisten(dipc_stream *s)
+{
 	if (s->role != DIPC_STREAM_READ)
 		return DIPC_EINVAL;
 	if (dipc_stream_on_listener_(s)) {
@@ -155,11 +174,20 @@ static void role_flags(uint32_t v, int *open, int *closed)
 	}
 }
 
+static int stream_status(dipc_stream *s, char *buf, size_t len);
+
 int dipc_stream_status(dipc_stream *s, char *buf, size_t len)
 {
-	int rc = dipc_stream_usable(s);
+	int rc = dipc_stream_enter_(s);
 	if (rc)
 		return rc;
+	rc = stream_status(s, buf, len);
+	dipc_stream_leave_(s);
+	return rc;
+}
+
+static int stream_status(dipc_stream *s, char *buf, size_t len)
+{
 	if (!buf && len)
 		return DIPC_EINVAL;
 
