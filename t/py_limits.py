@@ -88,18 +88,20 @@ finally:
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 # ---- and with room again -------------------------------------------------------------
-p2 = MemoryPool.attach_name(pname)
-ok(p2.is_attached, "with descriptors free, the pool attaches")
-ch2 = Channel.attach(ser)
-ok(ch2 is not None, "and the channel attaches")
-with smipc.Channel(sname, CHAN_W, 4096) as w:
-    w.write(b"after")
-    buf = smipc.create_string_buffer(5)
-    n = reader.read(buf, 5, True, 5.0)
-    is_((n, buf.raw), (5, b"after"), "and the stream opens and carries bytes")
-ch2.detach()
-p2.detach()
-reader.close()
-ch.destroy()
-pool.destroy()
+try:
+    p2 = MemoryPool.attach_name(pname)
+    ok(p2.is_attached, "with descriptors free, the pool attaches")
+    ch2 = Channel.attach(ser)
+    ok(ch2 is not None, "and the channel attaches")
+    with smipc.Channel(sname, CHAN_W, 4096) as w:
+        w.write(b"after")
+        buf = smipc.create_string_buffer(5)
+        n = reader.read(buf, 5, True, 5.0)
+        is_((n, buf.raw), (5, b"after"), "and the stream opens and carries bytes")
+    ch2.detach()
+    p2.detach()
+finally:
+    reader.close()
+    ch.destroy()
+    pool.destroy()
 done_testing()
