@@ -156,7 +156,9 @@ DIPC_API int dipc_log_set_handler(dipc_log_fn fn, void *arg);
 /* ------------------------------------------------------------------ */
 
 /* Pools smaller than this are rounded up, so that any pool can hold a
- * channel with the default attributes.  Untouched pages cost nothing. */
+ * channel with the default attributes.  A pool's whole size is reserved
+ * when it is created (so that running out of room is DIPC_ENOSPC then,
+ * never a SIGBUS later): every page costs memory from the start. */
 #define DIPC_POOL_MIN_SIZE ((size_t)1 << 20)
 
 struct dipc_pool_attr {

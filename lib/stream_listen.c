@@ -209,11 +209,14 @@ static int stream_status(dipc_stream *s, char *buf, size_t len)
 	bool listening = atomic_load_explicit(&s->running, memory_order_acquire) &&
 			 !atomic_load_explicit(&s->stop, memory_order_acquire);
 
+	/* hSharedMem: no descriptor or handle is kept for a mapped segment
+	 * (lib/posix/shm.c), so the number that names this handle's segment
+	 * in this process is the address it is mapped at. */
 	return snprintf(buf, len,
 		"Channel(%s): mode=%c hSharedMem=%" PRIdPTR " listener=%s "
 		"syncBuf={RO=%d WO=%d RC=%d WC=%d hREvt=%p hWEvt=%p bufSz=%" PRIu64
 		" rc=%" PRIu64 " wc=%" PRIu64 " state=%s}",
-		s->name, s->role == DIPC_STREAM_READ ? 'R' : 'W', s->shm.handle,
+		s->name, s->role == DIPC_STREAM_READ ? 'R' : 'W', (intptr_t)s->shm.addr,
 		listening ? "enable" : "disable", ro, wo, rcl, wcl,
 		(void *)&h->data_evt, (void *)&h->space_evt, s->size, r, w, state);
 }

@@ -18,18 +18,45 @@
  * every generation is held by unlinked but still mapped sections does
  * create fail, with DIPC_EBUSY.
  *
+ * Backing is reserved at create, as on POSIX: the section is made
+ * SEC_COMMIT, so its whole size is charged against the commit limit
+ * (memory plus paging files) when it is created, and no later touch of
+ * its pages can fail for want of room.  When the charge cannot be made,
+ * CreateFileMapping fails (the commit limit, a paging file that cannot
+ * grow, a quota: ERROR_COMMITMENT_LIMIT, ERROR_DISK_FULL,
+ * ERROR_PAGEFILE_QUOTA, or ERROR_NOT_ENOUGH_MEMORY for the section's
+ * backing), and create returns DIPC_ENOSPC and logs it at DIPC_LOG_BASIC;
+ * nothing is left, since a section that was never made has no name.
+ *
+ * Limits: a section handle is kept for the life of each mapping (closing
+ * it would take the name away while views remain), so a process has one
+ * handle per open pool or stream.  Running out of handles or kernel
+ * resources (ERROR_TOO_MANY_OPEN_FILES, ERROR_NO_SYSTEM_RESOURCES,
+ * ERROR_NOT_ENOUGH_QUOTA) is DIPC_ELIMIT.
+ *
+ * Owner: other_owner compares the section's owner (its security
+ * descriptor, read through the open handle) with this process's user
+ * and its default owner for new objects (an elevated administrator's
+ * objects belong to the Administrators group).  Opening asks for
+ * READ_CONTROL along with the mapping rights, which an object's owner is
+ * always granted; a section that maps but denies it is another's, and
+ * is reported as such.  Where the owner cannot be read for another
+ * reason (the call fails, or the section carries no owner, as under
+ * Wine), other_owner stays 0: the Local\ namespace is this logon
+ * session's, so that is the user who logged on.
+ *
  * What remains different from POSIX, and is documented as such:
  *  - a segment vanishes when its last handle closes, even if never
  *    unlinked (and a crash leaves nothing stale behind);
  *  - mode is not turned into an ACL: sections get the creator's default
- *    security (the creating user, SYSTEM and administrators);
- *  - the whole size is charged against the commit limit at creation
- *    (SEC_COMMIT), though pages take memory only once touched;
+ *    security (the creating user, SYSTEM and administrators), and the
+ *    mode reported is DIPC_OS_MODE_UNKNOWN;
  *  - listing needs NtQueryDirectoryObject, which Wine does not implement:
  *    there dipc_os_shm_list returns DIPC_ESYS.
  */
 #include "win32.h"
 
+#include <aclapi.h>
 #include <stdio.h>
 #include <winternl.h>
 
@@ -79,9 +106,14 @@ static int err_to_dipc(DWORD e)
 	case ERROR_FILE_NOT_FOUND: return DIPC_ENOENT;
 	case ERROR_ACCESS_DENIED: return DIPC_EPERM;
 	case ERROR_NOT_ENOUGH_MEMORY:
-	case ERROR_OUTOFMEMORY:
+	case ERROR_OUTOFMEMORY: return DIPC_ENOMEM;
 	case ERROR_COMMITMENT_LIMIT:
-	case ERROR_DISK_FULL: return DIPC_ENOMEM;
+	case ERROR_PAGEFILE_QUOTA:
+	case ERROR_DISK_FULL:
+	case ERROR_HANDLE_DISK_FULL: return DIPC_ENOSPC;
+	case ERROR_TOO_MANY_OPEN_FILES:
+	case ERROR_NO_SYSTEM_RESOURCES:
+	case ERROR_NOT_ENOUGH_QUOTA: return DIPC_ELIMIT;
 	case ERROR_FILENAME_EXCED_RANGE: return DIPC_ENAMETOOLONG;
 	case ERROR_INVALID_NAME:
 	case ERROR_BAD_PATHNAME:
@@ -167,7 +199,12 @@ enum gen_state { GEN_NONE, GEN_LIVE, GEN_DEAD };
  */
 static enum gen_state probe(const char *kname, struct dipc_w32_map **out)
 {
-	HANDLE sec = OpenFileMappingA(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, kname);
+	/* READ_CONTROL, to read the owner (see the top of the file); a
+	 * section that denies it is opened without and is someone else's. */
+	HANDLE sec = OpenFileMappingA(FILE_MAP_READ | FILE_MAP_WRITE | READ_CONTROL,
+				      FALSE, kname);
+	if (!sec && GetLastError() == ERROR_ACCESS_DENIED)
+		sec = OpenFileMappingA(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, kname);
 	if (!sec) {
 		DWORD e = GetLastError();
 		/* ERROR_INVALID_HANDLE: the name is some other kind of object. */
@@ -232,16 +269,60 @@ static int map_whole(struct dipc_w32_map *m, size_t *viewlen)
 	return 0;
 }
 
+/* One SID of this process's token (TokenUser or TokenOwner), in buf. */
+static PSID token_sid(HANDLE tok, TOKEN_INFORMATION_CLASS cls, void *buf, DWORD len)
+{
+	DWORD got = 0;
+	if (!GetTokenInformation(tok, cls, buf, len, &got))
+		return NULL;
+	return cls == TokenUser ? ((TOKEN_USER *)buf)->User.Sid
+				: ((TOKEN_OWNER *)buf)->Owner;
+}
+
+/* 1 if another user owns the section, 0 if we do or it cannot be told
+ * (see the top of the file for which is which). */
+static int section_other_owner(HANDLE sec, const char *name)
+{
+	PSID owner = NULL;
+	PSECURITY_DESCRIPTOR sd = NULL;
+	DWORD e = GetSecurityInfo(sec, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION,
+				  &owner, NULL, NULL, NULL, &sd);
+	if (e == ERROR_ACCESS_DENIED)
+		return 1;
+	if (e != ERROR_SUCCESS || !owner || !IsValidSid(owner)) {
+		if (e == ERROR_SUCCESS)
+			DIPC_LOG(DIPC_LOG_ALL, "segment %s: records no owner; taken as "
+				 "this user's", name);
+		else
+			DIPC_LOG(DIPC_LOG_ALL, "segment %s: owner unknown (error %lu); "
+				 "taken as this user's", name, (unsigned long)e);
+		if (sd)
+			LocalFree(sd);
+		return 0;
+	}
+	int other = 0;
+	HANDLE tok;
+	if (OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok)) {
+		union { TOKEN_USER u; TOKEN_OWNER o; unsigned char b[256]; } user, dflt;
+		PSID me = token_sid(tok, TokenUser, &user, sizeof(user));
+		PSID mine = token_sid(tok, TokenOwner, &dflt, sizeof(dflt));
+		if (me || mine)
+			other = !((me && EqualSid(owner, me)) || (mine && EqualSid(owner, mine)));
+		CloseHandle(tok);
+	}
+	LocalFree(sd);
+	return other;
+}
+
 static void fill(struct dipc_os_shm *out, struct dipc_w32_map *m, size_t size,
-		 const char *name)
+		 const char *name, bool created)
 {
 	out->addr = (char *)m->hdr + DIPC_W32_HDR;
 	out->size = size;
 	out->handle = (intptr_t)m;
-	/* Sections carry no mode bits (see above); the owner check is left
-	 * to the session: Local\ names are seen by this logon session only. */
+	/* Sections carry no mode bits (see the top of the file). */
 	out->mode = DIPC_OS_MODE_UNKNOWN;
-	out->other_owner = 0;
+	out->other_owner = created ? 0 : section_other_owner(m->section, name);
 	snprintf(out->name, sizeof(out->name), "%s", name);
 }
 
@@ -259,7 +340,17 @@ static int create_gen(const char *name, unsigned g, size_t size,
 					(DWORD)(total >> 32), (DWORD)total, kname);
 	if (!sec) {
 		DWORD e = GetLastError();
-		return e == ERROR_INVALID_HANDLE ? DIPC_EBUSY : err_to_dipc(e);
+		if (e == ERROR_INVALID_HANDLE)
+			return DIPC_EBUSY;
+		/* The section object is small: running out of memory here is
+		 * its backing that could not be charged. */
+		rc = e == ERROR_NOT_ENOUGH_MEMORY || e == ERROR_OUTOFMEMORY ? DIPC_ENOSPC
+									     : err_to_dipc(e);
+		if (rc == DIPC_ENOSPC)
+			DIPC_LOG(DIPC_LOG_BASIC, "segment %s: cannot commit %llu bytes of "
+				 "shared memory (error %lu); not created (DIPC_ENOSPC)",
+				 name, (unsigned long long)total, (unsigned long)e);
+		return rc;
 	}
 	/* The probe found the name free under the lock; only something
 	 * outside our protocol can have taken it since. */
@@ -285,8 +376,9 @@ int dipc_os_shm_create(const char *name, size_t size, unsigned mode DIPC_UNUSED,
 {
 	if (!out || size == 0)
 		return DIPC_EINVAL;
+	/* More than any commit limit can hold. */
 	if (size > (SIZE_MAX >> 1) - DIPC_W32_HDR)
-		return DIPC_ENOMEM;
+		return DIPC_ENOSPC;
 	HANDLE lock;
 	int rc = name_lock(name, &lock);
 	if (rc)
@@ -301,7 +393,7 @@ int dipc_os_shm_create(const char *name, size_t size, unsigned mode DIPC_UNUSED,
 		/* Every generation still mapped by someone: busy. */
 		rc = g < 0 ? DIPC_EBUSY : create_gen(name, (unsigned)g, size, &m);
 		if (rc == 0)
-			fill(out, m, size, name);
+			fill(out, m, size, name, true);
 	}
 	name_unlock(lock);
 	return rc;
@@ -331,7 +423,7 @@ int dipc_os_shm_open(const char *name, struct dipc_os_shm *out)
 		unmap(m);
 		return DIPC_ECORRUPT;
 	}
-	fill(out, m, (size_t)size, name);
+	fill(out, m, (size_t)size, name, false);
 	return 0;
 }
 

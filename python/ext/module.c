@@ -63,6 +63,14 @@ static struct {
 	{ "DragonPoolValueError", NULL },
 #define X_SM_PARAM     22
 	{ "ParameterTypeError", NULL },
+#define X_POOL_CREATE_LIMIT 23
+	{ "DragonPoolCreateLimit", NULL },
+#define X_POOL_ATTACH_LIMIT 24
+	{ "DragonPoolAttachLimit", NULL },
+#define X_CH_LIMIT     25
+	{ "ChannelLimitError", NULL },
+#define X_SM_LIMIT     26
+	{ "SmipcLimitError", NULL },
 };
 
 #define NEXCS ((int)(sizeof(excs) / sizeof(excs[0])))
@@ -84,8 +92,28 @@ static int load_exceptions(PyObject *module)
 	return 0;
 }
 
+/* DIPC_ELIMIT: the call's usual class, in its LimitError subclass (see
+ * dragonipc/_errors.py); -1 where the code cannot arise. */
+static int pick_limit(enum dipy_ctx ctx)
+{
+	switch (ctx) {
+	case DIPY_CTX_POOL_CREATE:
+		return X_POOL_CREATE_LIMIT;
+	case DIPY_CTX_POOL_ATTACH:
+		return X_POOL_ATTACH_LIMIT;
+	case DIPY_CTX_STREAM:
+		return X_SM_LIMIT;
+	case DIPY_CTX_CHANNEL:
+		return X_CH_LIMIT;
+	default:
+		return -1;
+	}
+}
+
 static int pick_exception(enum dipy_ctx ctx, int rc)
 {
+	if (rc == DIPC_ELIMIT && pick_limit(ctx) >= 0)
+		return pick_limit(ctx);
 	switch (ctx) {
 	case DIPY_CTX_POOL_CREATE:
 		if (rc == DIPC_EINVAL || rc == DIPC_ENAMETOOLONG)
@@ -436,6 +464,7 @@ static const char *const errnames[] = {
 	"OK", "EINVAL", "ENOMEM", "ENOSPC", "EFULL", "EEMPTY", "ETIMEDOUT",
 	"ENOTOPEN", "EDESTROYED", "EPEERCLOSED", "EPERM", "EVERSION", "EEXIST",
 	"ENOENT", "EBUSY", "EMSGSIZE", "ECORRUPT", "EFOREIGN", "ESYS", "ENAMETOOLONG",
+	"ELIMIT",
 };
 
 static PyObject *mod_errname(PyObject *self, PyObject *arg)
@@ -533,7 +562,7 @@ PyMODINIT_FUNC PyInit__dragonipc(void)
 		{ "EVERSION", DIPC_EVERSION }, { "EEXIST", DIPC_EEXIST }, { "ENOENT", DIPC_ENOENT },
 		{ "EBUSY", DIPC_EBUSY }, { "EMSGSIZE", DIPC_EMSGSIZE }, { "ECORRUPT", DIPC_ECORRUPT },
 		{ "EFOREIGN", DIPC_EFOREIGN }, { "ESYS", DIPC_ESYS },
-		{ "ENAMETOOLONG", DIPC_ENAMETOOLONG },
+		{ "ENAMETOOLONG", DIPC_ENAMETOOLONG }, { "ELIMIT", DIPC_ELIMIT },
 		{ "NAME_MAX", DIPC_NAME_MAX }, { "POOL_MIN_SIZE", (long)DIPC_POOL_MIN_SIZE },
 		{ "CHANNEL_DEFAULT_CAPACITY", DIPC_CHANNEL_DEFAULT_CAPACITY },
 		{ "CHANNEL_DEFAULT_BLOCK_SIZE", DIPC_CHANNEL_DEFAULT_BLOCK_SIZE },

@@ -11,10 +11,10 @@ they replace, so that existing code runs with only its imports changed:
 The compiled core is ``dragonipc._dragonipc``.
 """
 
-from ._errors import DragonIPCError
+from ._errors import DragonIPCError, LimitError
 from . import _dragonipc
 
-__all__ = ["DragonIPCError", "__version__", "library_version"]
+__all__ = ["DragonIPCError", "LimitError", "__version__", "library_version"]
 
 #: The version of this package.
 __version__ = "0.1.0"

@@ -5,6 +5,15 @@ dragonipc.smipc under the names Dragon and smipc use, with the same
 hierarchy (the full, empty and timeout errors are also TimeoutError, as in
 Dragon).  Each carries ``lib_err``, the library's negative DIPC_E* code, or
 None when the error was found before the library was called.
+
+Running out of file descriptors or handles (DIPC_ELIMIT) can only happen
+where a segment is created or opened: creating or attaching a pool,
+attaching a channel (which attaches its pool), opening a stream.  There the
+error raised is the one the call always raises (DragonPoolCreateFail,
+DragonPoolAttachFail, ChannelError, OperationFailedError), in a subclass
+that is also a LimitError, so that code written for Dragon or smipc catches
+it as before and new code can tell a shortage, which may pass once files
+are closed, from a failure.
 """
 
 __all__ = [
@@ -19,6 +28,8 @@ __all__ = [
     "MessageAllocationError",
     "SmipcError", "ParameterTypeError", "OppositeEndClosedError",
     "OperationFailedError", "SmipcTimeout",
+    "LimitError", "DragonPoolCreateLimit", "DragonPoolAttachLimit",
+    "ChannelLimitError", "SmipcLimitError",
 ]
 
 
@@ -174,6 +185,31 @@ class OperationFailedError(SmipcError):
 class SmipcTimeout(SmipcError, TimeoutError):
     """A stream wait with a timeout expired (or, with timeout 0, could not
     proceed at once) before the operation was done."""
+
+
+# ---- limits (DIPC_ELIMIT) --------------------------------------------------
+
+class LimitError(DragonIPCError):
+    """A process or system limit was reached (DIPC_ELIMIT): no file
+    descriptor or handle was left to open a segment with.  Never raised
+    alone: it is mixed into the error the failing call raises anyway."""
+
+
+class DragonPoolCreateLimit(DragonPoolCreateFail, LimitError):
+    """The pool could not be created: out of file descriptors or handles."""
+
+
+class DragonPoolAttachLimit(DragonPoolAttachFail, LimitError):
+    """The pool could not be attached: out of file descriptors or handles."""
+
+
+class ChannelLimitError(ChannelError, LimitError):
+    """The channel's pool could not be attached: out of file descriptors
+    or handles."""
+
+
+class SmipcLimitError(OperationFailedError, LimitError):
+    """The stream could not be opened: out of file descriptors or handles."""
 
 
 def _fix_modules():

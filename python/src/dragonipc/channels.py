@@ -32,7 +32,7 @@ from ._errors import (ChannelError, ChannelValueError, ChannelHandleNotOpenError
                       ChannelDestroyed, ChannelExistsError, ChannelTimeout,
                       ChannelSendError, ChannelSendTimeout, ChannelFull,
                       ChannelRecvError, ChannelRecvTimeout, ChannelEmpty,
-                      MessageAllocationError)
+                      MessageAllocationError, ChannelLimitError, LimitError)
 
 __all__ = [
     "Channel", "Message", "ChannelSendH", "ChannelRecvH", "OwnershipOnSend",
@@ -42,7 +42,7 @@ __all__ = [
     "ChannelDestroyed", "ChannelExistsError", "ChannelTimeout",
     "ChannelSendError", "ChannelSendTimeout", "ChannelFull",
     "ChannelRecvError", "ChannelRecvTimeout", "ChannelEmpty",
-    "MessageAllocationError",
+    "MessageAllocationError", "ChannelLimitError",
 ]
 
 #: Messages: see the class's own documentation.
@@ -188,7 +188,8 @@ class Channel(_dragonipc.Channel):
         try:
             pool = MemoryPool._for_channel(ser)
         except DragonMemoryError as exc:
-            raise ChannelError("could not attach to the channel's pool", exc.lib_err) from exc
+            cls_ = ChannelLimitError if isinstance(exc, LimitError) else ChannelError
+            raise cls_("could not attach to the channel's pool", exc.lib_err) from exc
         ch._attach(ser, pool)
         ch._default_pool = mem_pool if mem_pool is not None else pool
         return ch

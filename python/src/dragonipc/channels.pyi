@@ -28,6 +28,7 @@ __all__ = [
     'ChannelRecvTimeout',
     'ChannelEmpty',
     'MessageAllocationError',
+    'ChannelLimitError',
 ]
 
 import enum
@@ -45,7 +46,8 @@ from ._errors import (ChannelError as ChannelError, ChannelValueError as Channel
                       ChannelSendTimeout as ChannelSendTimeout, ChannelFull as ChannelFull,
                       ChannelRecvError as ChannelRecvError,
                       ChannelRecvTimeout as ChannelRecvTimeout, ChannelEmpty as ChannelEmpty,
-                      MessageAllocationError as MessageAllocationError)
+                      MessageAllocationError as MessageAllocationError,
+                      ChannelLimitError as ChannelLimitError)
 
 Message = _dragonipc.Message
 ChannelSendH = _dragonipc.ChannelSendH

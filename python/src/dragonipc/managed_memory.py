@@ -41,13 +41,14 @@ import weakref
 from . import _dragonipc
 from ._errors import (DragonMemoryError, DragonPoolError, DragonPoolValueError,
                       DragonPoolCreateFail, DragonPoolAttachFail, DragonPoolDetachFail,
-                      DragonPoolAllocationNotAvailable)
+                      DragonPoolAllocationNotAvailable, DragonPoolCreateLimit,
+                      DragonPoolAttachLimit)
 
 __all__ = [
     "MemoryPool", "default_pool", "set_default_pool", "unlink", "POOL_MIN_SIZE",
     "NAME_MAX", "DragonMemoryError", "DragonPoolError", "DragonPoolValueError",
     "DragonPoolCreateFail", "DragonPoolAttachFail", "DragonPoolDetachFail",
-    "DragonPoolAllocationNotAvailable",
+    "DragonPoolAllocationNotAvailable", "DragonPoolCreateLimit", "DragonPoolAttachLimit",
 ]
 
 #: Pools smaller than this many bytes are rounded up to it.

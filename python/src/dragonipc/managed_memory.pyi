@@ -14,6 +14,8 @@ __all__ = [
     'DragonPoolAttachFail',
     'DragonPoolDetachFail',
     'DragonPoolAllocationNotAvailable',
+    'DragonPoolCreateLimit',
+    'DragonPoolAttachLimit',
 ]
 
 from typing import Any, List, Optional, Union
@@ -24,7 +26,9 @@ from ._errors import (DragonMemoryError as DragonMemoryError, DragonPoolError as
                       DragonPoolCreateFail as DragonPoolCreateFail,
                       DragonPoolAttachFail as DragonPoolAttachFail,
                       DragonPoolDetachFail as DragonPoolDetachFail,
-                      DragonPoolAllocationNotAvailable as DragonPoolAllocationNotAvailable)
+                      DragonPoolAllocationNotAvailable as DragonPoolAllocationNotAvailable,
+                      DragonPoolCreateLimit as DragonPoolCreateLimit,
+                      DragonPoolAttachLimit as DragonPoolAttachLimit)
 
 POOL_MIN_SIZE: int
 NAME_MAX: int

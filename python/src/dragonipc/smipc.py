@@ -38,13 +38,13 @@ from ctypes import create_string_buffer
 
 from . import _dragonipc
 from ._errors import (SmipcError, ParameterTypeError, OppositeEndClosedError,
-                      OperationFailedError, SmipcTimeout)
+                      OperationFailedError, SmipcTimeout, SmipcLimitError)
 
 __all__ = [
     "init_library", "clean_library", "open_channel", "Channel", "Listener", "AsyncReader",
     "LOG_DISABLE", "LOG_BASIC", "LOG_ALL", "CHAN_R", "CHAN_W",
     "SmipcError", "ParameterTypeError", "OppositeEndClosedError", "OperationFailedError",
-    "SmipcTimeout", "create_string_buffer", "unlink",
+    "SmipcTimeout", "SmipcLimitError", "create_string_buffer", "unlink",
 ]
 
 #: Log levels for init_library().
