@@ -61,7 +61,8 @@ extern "C" {
 #define DIPC_OK            0
 #define DIPC_EINVAL       (-1)  /* invalid argument */
 #define DIPC_ENOMEM       (-2)  /* out of process memory */
-#define DIPC_ENOSPC       (-3)  /* the pool has no room for the allocation */
+#define DIPC_ENOSPC       (-3)  /* no room: in the pool for an allocation, or
+				   to reserve a new pool or stream */
 #define DIPC_EFULL        (-4)  /* channel full (try-once) */
 #define DIPC_EEMPTY       (-5)  /* channel empty (try-once) */
 #define DIPC_ETIMEDOUT    (-6)  /* a bounded wait expired */
