@@ -126,7 +126,8 @@ static int pick_exception(enum dipy_ctx ctx, int rc)
 			return X_POOL_VALUE;
 		return X_POOL;
 	case DIPY_CTX_MSG_ALLOC:
-		if (rc == DIPC_ENOSPC || rc == DIPC_ETIMEDOUT)
+		/* EBUSY: the pool's lock is kept by a stopped process. */
+		if (rc == DIPC_ENOSPC || rc == DIPC_ETIMEDOUT || rc == DIPC_EBUSY)
 			return X_MSG_ALLOC;
 		if (rc == DIPC_EINVAL)
 			return X_CH_VALUE;
@@ -165,6 +166,15 @@ static int pick_exception(enum dipy_ctx ctx, int rc)
 		return X_EMPTY;
 	case DIPC_ETIMEDOUT:
 		return ctx == DIPY_CTX_RECV ? X_RECV_TIMEOUT : X_SEND_TIMEOUT;
+	case DIPC_EBUSY:
+		/* A try-once send or receive that would have had to wait for
+		 * the pool's lock (its holder is stopped): it did not happen
+		 * in the time given, as a timeout. */
+		if (ctx == DIPY_CTX_SEND)
+			return X_SEND_TIMEOUT;
+		if (ctx == DIPY_CTX_RECV)
+			return X_RECV_TIMEOUT;
+		break;
 	case DIPC_EMSGSIZE:
 		return ctx == DIPY_CTX_SEND ? X_CH_VALUE :
 		       ctx == DIPY_CTX_RECV ? X_RECV : X_CHANNEL;
