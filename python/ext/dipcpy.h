@@ -23,6 +23,10 @@
 /* Returned by dipy_wait when a signal handler raised (Python error set). */
 #define DIPY_EINTR (-1000)
 
+/* A wait gave up because its object was closed, detached or destroyed by
+ * another thread (no Python error set: the caller raises its own). */
+#define DIPY_ECLOSED (-1001)
+
 /* ---- errors (module.c) --------------------------------------------------- */
 
 /* Which family of exception a failing call maps to. */

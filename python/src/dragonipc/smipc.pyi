@@ -16,6 +16,7 @@ __all__ = [
     'ParameterTypeError',
     'OppositeEndClosedError',
     'OperationFailedError',
+    'SmipcClosedError',
     'SmipcTimeout',
     'create_string_buffer',
     'unlink',
@@ -27,7 +28,8 @@ from typing import Any, AsyncIterator, Callable, Optional, Union
 from . import _dragonipc
 from ._errors import (SmipcError as SmipcError, ParameterTypeError as ParameterTypeError,
                       OppositeEndClosedError as OppositeEndClosedError,
-                      OperationFailedError as OperationFailedError, SmipcTimeout as SmipcTimeout)
+                      OperationFailedError as OperationFailedError,
+                      SmipcClosedError as SmipcClosedError, SmipcTimeout as SmipcTimeout)
 
 LOG_DISABLE: int
 LOG_BASIC: int
