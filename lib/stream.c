@@ -358,8 +358,9 @@ static bool drop_role(dipc_stream *s)
 static void stream_release(dipc_stream *s)
 {
 	/* Calls of other threads still inside (the state says closing now):
-	 * wake those that wait, and let them all leave first. */
-	if (atomic_load_explicit(&s->users, memory_order_seq_cst) > 0) {
+	 * wake those that wait, and let them all leave first.  In a child of
+	 * fork() the count is the parent's threads', none of which is here. */
+	if (dipc_os_pid() == s->pid && atomic_load_explicit(&s->users, memory_order_seq_cst) > 0) {
 		dipc_stream_kick_(s, &s->hdr->data_evt);
 		dipc_stream_kick_(s, &s->hdr->space_evt);
 		while (atomic_load_explicit(&s->users, memory_order_acquire) > 0)

@@ -8,6 +8,11 @@
  * the channel from its pool at once, even with handles alive: it does so
  * through a second attachment, and our own handles then see the channel
  * destroyed (ChannelDestroyed) instead of touching freed memory.
+ *
+ * A poll() waiting in another thread holds the channel the same way, so
+ * detach() or destroy() never frees what it uses; by the rule of stream.c
+ * the wait ends at its next slice, with ChannelValueError (detached) or
+ * ChannelDestroyed, as a poll started afterwards would.
  */
 #include "dipcpy.h"
 
@@ -213,6 +218,15 @@ static int poll_once(void *arg, int64_t t)
 	return dipc_channel_poll(op->ch, op->events, t);
 }
 
+/* This object was detached or destroyed while poll waited. */
+static int chan_gone(void *arg)
+{
+	ChannelObject *c = arg;
+	if (!c->closed)
+		return 0;
+	return c->destroyed ? DIPC_EDESTROYED : DIPY_ECLOSED;
+}
+
 static PyObject *chan_poll(ChannelObject *self, PyObject *args)
 {
 	PyObject *events_obj, *timeout = Py_None;
@@ -226,10 +240,13 @@ static PyObject *chan_poll(ChannelObject *self, PyObject *args)
 	if (dipy_timeout_from_py(timeout, &t) < 0)
 		return NULL;
 	struct poll_op op = { self->ch, (int)events };
-	/* Hold the channel: another thread may detach it while we wait. */
+	/* Hold the channel: another thread may detach it while we wait (the
+	 * wait then ends, but the C channel must outlive the slice). */
 	dipy_channel_hold(self);
-	int rc = dipy_wait(poll_once, &op, t, 0);
+	int rc = dipy_wait_stop(poll_once, &op, t, 0, chan_gone, self);
 	dipy_channel_release(self);
+	if (rc == DIPY_ECLOSED)
+		return dipy_value_error(DIPY_CTX_CHANNEL, "the channel was detached while poll waited");
 	if (rc == DIPC_ETIMEDOUT)
 		rc = 0;
 	if (rc < 0)

@@ -23,6 +23,10 @@
 /* Returned by dipy_wait when a signal handler raised (Python error set). */
 #define DIPY_EINTR (-1000)
 
+/* A wait gave up because its object was closed, detached or destroyed by
+ * another thread (no Python error set: the caller raises its own). */
+#define DIPY_ECLOSED (-1001)
+
 /* ---- errors (module.c) --------------------------------------------------- */
 
 /* Which family of exception a failing call maps to. */
@@ -80,6 +84,16 @@ typedef int (*dipy_op)(void *arg, int64_t timeout_ns);
  * signals between slices.  Returns op's code, DIPC_ETIMEDOUT when the
  * whole timeout expired, or DIPY_EINTR. */
 int dipy_wait(dipy_op op, void *arg, int64_t timeout_ns, int busy_rc);
+
+/* Asked with the GIL held between the slices of a wait: non-zero (a
+ * DIPC_E* code or DIPY_ECLOSED) ends the wait with that code, because the
+ * object the wait is on was closed, detached or destroyed meanwhile. */
+typedef int (*dipy_stop)(void *arg);
+
+/* dipy_wait that also gives up when stop(stop_arg) says so: a close in
+ * another thread ends the wait within one slice (DIPY_SLICE_NS). */
+int dipy_wait_stop(dipy_op op, void *arg, int64_t timeout_ns, int busy_rc,
+		   dipy_stop stop, void *stop_arg);
 
 /* Monotonic nanoseconds. */
 int64_t dipy_now_ns(void);

@@ -5,6 +5,14 @@
  * Timeouts follow the Dragon handle convention (see dipy_handle_timeout).
  * Every wait first tries once with the GIL held; only a wait that must
  * block releases the GIL, in slices, looking at signals in between.
+ *
+ * Closing under a waiting call follows the rule of stream.c: nothing a
+ * waiting call uses is freed under it (the call holds the handle, the
+ * handle holds its channel, a message being sent or received into is
+ * marked busy and refuses destroy()), and a close() of the handle in
+ * another thread ends the wait at the next slice with
+ * ChannelHandleNotOpenError.  Destroying the channel wakes the waiters,
+ * which raise ChannelDestroyed.
  */
 #include "dipcpy.h"
 
@@ -37,6 +45,16 @@ typedef struct {
 static PyObject *send_sentinel, *recv_sentinel;
 
 /* ---- shared pieces -------------------------------------------------------- */
+
+/* The handle was closed (close() or __exit__ in another thread, or a
+ * signal handler) while a send or receive on it waited.  The handle object
+ * itself cannot go (the call holds it), nor its channel (the handle holds
+ * that): only the wait ends, within one slice. */
+static int handle_shut(void *arg)
+{
+	const int *is_open = arg;
+	return *is_open ? 0 : DIPC_ENOTOPEN;
+}
 
 static int parse_handle_args(PyObject *wait_obj, PyObject *timeout_obj, int *mode, int64_t *t)
 {
@@ -206,7 +224,7 @@ static int send_bytes_once(void *arg, int64_t t)
 static int send_copy(SendHObject *self, const void *buf, size_t len, int64_t t)
 {
 	struct send_op op = { .h = self->h, .buf = buf, .len = len };
-	return dipy_wait(send_bytes_once, &op, t, DIPC_EFULL);
+	return dipy_wait_stop(send_bytes_once, &op, t, DIPC_EFULL, handle_shut, &self->is_open);
 }
 
 /* The payload of msg is to end up in dest's allocation, which travels,
@@ -285,7 +303,8 @@ static PyObject *sendh_send(SendHObject *self, PyObject *const *args, Py_ssize_t
 			m->busy++;
 			if (d)
 				d->busy++;
-			rc = dipy_wait(send_msg_once, &op, t, DIPC_EFULL);
+			rc = dipy_wait_stop(send_msg_once, &op, t, DIPC_EFULL, handle_shut,
+					    &self->is_open);
 			m->busy--;
 			if (d)
 				d->busy--;
@@ -602,7 +621,8 @@ static PyObject *recvh_recv(RecvHObject *self, PyObject *const *args, Py_ssize_t
 	if (!a[0] || a[0] == Py_None) {
 		rc = dipc_msg_create_empty(&op.msg);
 		if (rc == 0)
-			rc = dipy_wait(recv_msg_once, &op, t, DIPC_EEMPTY);
+			rc = dipy_wait_stop(recv_msg_once, &op, t, DIPC_EEMPTY, handle_shut,
+					    &self->is_open);
 		if (rc < 0) {
 			if (op.msg)
 				dipc_msg_destroy(op.msg, 1);
@@ -616,7 +636,7 @@ static PyObject *recvh_recv(RecvHObject *self, PyObject *const *args, Py_ssize_t
 	int had_mem = dipy_message_has_mem(d);
 	op.msg = d->msg;
 	d->busy++;
-	rc = dipy_wait(recv_msg_once, &op, t, DIPC_EEMPTY);
+	rc = dipy_wait_stop(recv_msg_once, &op, t, DIPC_EEMPTY, handle_shut, &self->is_open);
 	d->busy--;
 	if (rc < 0)
 		return dipy_raise(DIPY_CTX_RECV, rc, "could not receive a message");
@@ -660,7 +680,7 @@ static PyObject *recvh_recv_bytes(RecvHObject *self, PyObject *const *args, Py_s
 	struct recv_op op = { .h = self->h, .buf = buf, .cap = block };
 	int64_t start = dipy_now_ns();
 	PyObject *big = NULL, *result = NULL;
-	int rc = dipy_wait(recv_bytes_once, &op, t, DIPC_EEMPTY);
+	int rc = dipy_wait_stop(recv_bytes_once, &op, t, DIPC_EEMPTY, handle_shut, &self->is_open);
 	while (rc == DIPC_EMSGSIZE) {
 		/* Larger than a block: it is still in the channel.  Receive it
 		 * straight into a bytes object of its size. */
@@ -673,7 +693,8 @@ static PyObject *recvh_recv_bytes(RecvHObject *self, PyObject *const *args, Py_s
 			goto out;
 		op.buf = PyBytes_AS_STRING(big);
 		op.cap = (size_t)need;
-		rc = dipy_wait(recv_bytes_once, &op, time_left(t, start), DIPC_EEMPTY);
+		rc = dipy_wait_stop(recv_bytes_once, &op, time_left(t, start), DIPC_EEMPTY,
+				    handle_shut, &self->is_open);
 	}
 	if (rc < 0) {
 		dipy_raise(DIPY_CTX_RECV, rc, "could not receive");

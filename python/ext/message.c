@@ -8,6 +8,13 @@
  * message into an "orphan" that is freed when the last view is released.
  * The message itself is unusable (destroyed) or empty (sent) at once, as
  * the API says; only the views keep the bytes.
+ *
+ * A message a send or receive of another thread is using (busy) cannot
+ * be destroyed: destroy() raises ChannelValueError at once instead of
+ * waiting, since the call may be handing its allocation to another
+ * process.  Nothing can free it under the call either (the call holds the
+ * message, the message its pool).  This is the rule of stream.c for a
+ * message: what a waiting call uses is never freed under it.
  */
 #include "dipcpy.h"
 
@@ -196,6 +203,13 @@ static int alloc_once(void *arg, int64_t t)
 	return dipc_pool_alloc_wait(op->pool, op->size, t, &op->mem);
 }
 
+/* The pool was detached or destroyed while the allocation waited. */
+static int pool_gone(void *arg)
+{
+	PoolObject *p = arg;
+	return p->closed ? DIPY_ECLOSED : 0;
+}
+
 static PyObject *default_pool(void)
 {
 	PyObject *mm = PyImport_ImportModule("dragonipc.managed_memory");
@@ -242,8 +256,17 @@ static PyObject *msg_create_alloc(PyObject *cls, PyObject *const *args, Py_ssize
 	if (a[4] && dipy_timeout_from_py(a[4], &t) < 0)
 		goto out;
 	struct alloc_op op = { pool->pool, (size_t)n, NULL };
+	/* Held: the mapping stays while we wait, whatever another thread
+	 * does to the pool object; detach() or destroy() ends the wait. */
 	dipy_pool_hold(pool);
-	int rc = dipy_wait(alloc_once, &op, t, DIPC_ENOSPC);
+	int rc = dipy_wait_stop(alloc_once, &op, t, DIPC_ENOSPC, pool_gone, pool);
+	if (rc == DIPY_ECLOSED) {
+		dipy_value_error(DIPY_CTX_POOL, pool->destroyed ?
+				 "the pool was destroyed while the allocation waited" :
+				 "the pool was detached while the allocation waited");
+		dipy_pool_release(pool);
+		goto out;
+	}
 	if (rc < 0) {
 		dipy_pool_release(pool);
 		dipy_raise(DIPY_CTX_MSG_ALLOC, rc, "could not allocate the message from the pool");

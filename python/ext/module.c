@@ -381,6 +381,12 @@ int dipy_handle_timeout(PyObject *blocking, PyObject *timeout, PyObject *sentine
 
 int dipy_wait(dipy_op op, void *arg, int64_t timeout_ns, int busy_rc)
 {
+	return dipy_wait_stop(op, arg, timeout_ns, busy_rc, NULL, NULL);
+}
+
+int dipy_wait_stop(dipy_op op, void *arg, int64_t timeout_ns, int busy_rc,
+		   dipy_stop stop, void *stop_arg)
+{
 	/* The common case, where the operation can proceed at once, costs
 	 * no GIL release. */
 	int rc = op(arg, DIPC_TRY_ONCE);
@@ -388,6 +394,11 @@ int dipy_wait(dipy_op op, void *arg, int64_t timeout_ns, int busy_rc)
 		return rc;
 	int64_t deadline = timeout_ns == DIPC_WAIT_FOREVER ? INT64_MAX : dipy_now_ns() + timeout_ns;
 	for (;;) {
+		if (stop) {
+			int why = stop(stop_arg);
+			if (why)
+				return why;
+		}
 		int64_t slice = DIPY_SLICE_NS;
 		if (deadline != INT64_MAX) {
 			int64_t left = deadline - dipy_now_ns();

@@ -6,6 +6,13 @@
  * Pool object (a reference and a count in deps).  detach() and destroy()
  * end this object's own use at once, but the mapping is only released when
  * the last holder lets go, so a view can never point into unmapped memory.
+ *
+ * The same holds for a call waiting in another thread: an allocation that
+ * waits for room (Message.create_alloc with a timeout) holds the pool, and
+ * by the rule of stream.c detach() or destroy() ends that wait at its next
+ * slice with DragonPoolValueError, as an allocation started afterwards
+ * would get.  Channel sends and receives are calls on the channel, which
+ * holds the pool: they go on in the mapping, whose name alone goes.
  */
 #include "dipcpy.h"
 

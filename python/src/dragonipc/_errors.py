@@ -27,7 +27,7 @@ __all__ = [
     "DragonPoolAllocationNotAvailable",
     "MessageAllocationError",
     "SmipcError", "ParameterTypeError", "OppositeEndClosedError",
-    "OperationFailedError", "SmipcTimeout",
+    "OperationFailedError", "SmipcClosedError", "SmipcTimeout",
     "LimitError", "DragonPoolCreateLimit", "DragonPoolAttachLimit",
     "ChannelLimitError", "SmipcLimitError",
 ]
@@ -180,6 +180,18 @@ class OppositeEndClosedError(SmipcError):
 
 class OperationFailedError(SmipcError):
     """A stream operation failed for another reason."""
+
+
+class SmipcClosedError(OperationFailedError):
+    """This end of the stream was closed (close() or clean_library() in
+    another thread, or in a signal handler) while the call was waiting, or
+    was being closed when the call began.
+
+    A write that had already moved some bytes says how many in
+    ``written``: they are in the ring, and the reader gets them.
+    """
+
+    written = 0
 
 
 class SmipcTimeout(SmipcError, TimeoutError):

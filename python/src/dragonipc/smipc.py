@@ -28,6 +28,13 @@ What differs from smipc, on purpose (its known defects):
   blocked call can be interrupted (Ctrl-C raises KeyboardInterrupt).
 * ``clean_library`` closes whatever channels are still open exactly once;
   using them afterwards raises OperationFailedError.
+* ``close`` (or ``clean_library``) while another thread is blocked in
+  ``read`` or ``write`` on the channel is safe: the blocked call gives up
+  within a fraction of a second and raises SmipcClosedError (an
+  OperationFailedError), and ``close`` returns once it has.  Bytes already
+  moved stay moved: a read that had received some returns their count, a
+  write that had written some says how many in the exception's
+  ``written`` (the reader still gets them).
 """
 
 import asyncio
@@ -38,13 +45,14 @@ from ctypes import create_string_buffer
 
 from . import _dragonipc
 from ._errors import (SmipcError, ParameterTypeError, OppositeEndClosedError,
-                      OperationFailedError, SmipcTimeout, SmipcLimitError)
+                      OperationFailedError, SmipcClosedError, SmipcTimeout,
+                      SmipcLimitError)
 
 __all__ = [
     "init_library", "clean_library", "open_channel", "Channel", "Listener", "AsyncReader",
     "LOG_DISABLE", "LOG_BASIC", "LOG_ALL", "CHAN_R", "CHAN_W",
     "SmipcError", "ParameterTypeError", "OppositeEndClosedError", "OperationFailedError",
-    "SmipcTimeout", "SmipcLimitError", "create_string_buffer", "unlink",
+    "SmipcClosedError", "SmipcTimeout", "SmipcLimitError", "create_string_buffer", "unlink",
 ]
 
 #: Log levels for init_library().
@@ -129,7 +137,11 @@ class Channel(_dragonipc.Stream):
         return self
 
     def close(self):
-        """Stop any listener and close the channel (what ``with`` does on exit)."""
+        """Stop any listener and close the channel (what ``with`` does on exit).
+
+        A read or write blocked on the channel in another thread gives up
+        (SmipcClosedError) and close returns once it has.
+        """
         if self._listener is not None:
             self._listener.stop()
         self._close()

@@ -16,6 +16,7 @@ __all__ = [
     'ParameterTypeError',
     'OppositeEndClosedError',
     'OperationFailedError',
+    'SmipcClosedError',
     'SmipcTimeout',
     'SmipcLimitError',
     'create_string_buffer',
@@ -28,7 +29,8 @@ from typing import Any, AsyncIterator, Callable, Optional, Union
 from . import _dragonipc
 from ._errors import (SmipcError as SmipcError, ParameterTypeError as ParameterTypeError,
                       OppositeEndClosedError as OppositeEndClosedError,
-                      OperationFailedError as OperationFailedError, SmipcTimeout as SmipcTimeout,
+                      OperationFailedError as OperationFailedError,
+                      SmipcClosedError as SmipcClosedError, SmipcTimeout as SmipcTimeout,
                       SmipcLimitError as SmipcLimitError)
 
 LOG_DISABLE: int
