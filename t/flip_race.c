@@ -151,11 +151,11 @@ static _Noreturn void flipper(void)
 		}
 		for (int k = 0; k < NBAD; k++) {
 			put(field, width, bad[k]);
+			atomic_fetch_add_explicit(&ctl->flips, 1, memory_order_relaxed);
 			linger();
 			put(field, width, good);
 			linger();
 		}
-		atomic_fetch_add_explicit(&ctl->flips, NBAD, memory_order_relaxed);
 	}
 }
 
@@ -248,13 +248,19 @@ static long rounds(long n)
  * the two processes often do not run at the same time, and an open while
  * the flipper sleeps tries nothing.  A phase runs until it has its rounds
  * and has seen both outcomes a few times (a handle and a refusal, a
- * message delivered and one refused); bounded, so that a flipper that
- * never runs fails "the race ran" instead of hanging the test.
+ * message delivered and one refused).  On a machine too busy for that it
+ * stops after 20 times its rounds, once the race has run at all; and
+ * after 20 seconds in any case, a guard against hanging that fails "the
+ * race ran" if the flipper never got to write.
  */
 #define SEEN_EACH 10
-static bool more(long tries, long contested, long n, long a, long b)
+static bool more(long tries, long contested, long n, long a, long b, int64_t start)
 {
-	return tries < 50 * n && (contested < n || a < SEEN_EACH || b < SEEN_EACH);
+	if (contested >= n && a >= SEEN_EACH && b >= SEEN_EACH)
+		return false;
+	if (tries >= 20 * n && contested > 0 && a > 0 && b > 0)
+		return false;
+	return tc_now_ns() - start < 20 * TC_SEC;
 }
 
 /* Count a round as contested if the flipper wrote since flips0. */
@@ -306,7 +312,8 @@ static void stream_phase(const char *name, unsigned char *seg, const struct fiel
 	struct tally t = { .start = tc_now_ns() };
 	uint64_t flips0 = atomic_load(&ctl->flips);
 	flip_cmd(FLIP_RUN, seg + f->off, f->width, f->good, f->bad);
-	for (long i = 0, n = rounds(2000); more(t.tries, t.contested, n, t.opened, t.refused); i++) {
+	for (long i = 0, n = rounds(1500);
+	     more(t.tries, t.contested, n, t.opened, t.refused, t.start); i++) {
 		int role = !*held_role;
 		dipc_stream *s = NULL;
 		t.tries++;
@@ -436,7 +443,8 @@ static void channel_phase(dipc_pool *pool, dipc_channel *ch, const struct field 
 	struct tally t = { .start = tc_now_ns() };
 	uint64_t flips0 = atomic_load(&ctl->flips);
 	flip_cmd(FLIP_RUN, hdr + f->off, f->width, f->good, f->bad);
-	for (long i = 0, n = rounds(4000); more(t.tries, t.contested, n, t.opened, t.refused); i++) {
+	for (long i = 0, n = rounds(3000);
+	     more(t.tries, t.contested, n, t.opened, t.refused, t.start); i++) {
 		dipc_channel *c = NULL;
 		t.tries++;
 		/* By descriptor alone (the pool is attached too), or into our pool. */
@@ -542,7 +550,8 @@ static void pool_phase(const char *name, dipc_pool *pool, const struct field *f)
 	struct tally t = { .start = tc_now_ns() };
 	uint64_t flips0 = atomic_load(&ctl->flips);
 	flip_cmd(FLIP_RUN, (unsigned char *)pool->hdr + f->off, f->width, f->good, f->bad);
-	for (long i = 0, n = rounds(1000); more(t.tries, t.contested, n, t.opened, t.refused); i++) {
+	for (long i = 0, n = rounds(600);
+	     more(t.tries, t.contested, n, t.opened, t.refused, t.start); i++) {
 		dipc_pool *p = NULL;
 		t.tries++;
 		uint64_t f0 = atomic_load_explicit(&ctl->flips, memory_order_relaxed);
@@ -566,7 +575,8 @@ static void pool_phase(const char *name, dipc_pool *pool, const struct field *f)
 			t.bad_use++;
 	}
 	flip_hold();
-	report("pool attach (by name and by descriptor)", f->name, &t, atomic_load(&ctl->flips) - flips0);
+	report("pool attach (by name and by descriptor)", f->name, &t,
+	       atomic_load(&ctl->flips) - flips0);
 }
 
 static void test_pools(const char *name, dipc_pool *pool)
@@ -689,8 +699,8 @@ static void msg_phase(int which, dipc_pool *pool, dipc_channel *ch, dipc_sendh *
 	unsigned char *slot0 = ch->hdr->slots;
 	struct msg_tally t = { .start = tc_now_ns() };
 	uint64_t flips0 = atomic_load(&ctl->flips);
-	for (long i = 0, n = rounds(1000);
-	     more(t.msgs, t.contested, n, t.delivered, t.left + t.taken); i++) {
+	for (long i = 0, n = rounds(400);
+	     more(t.msgs, t.contested, n, t.delivered, t.left + t.taken, t.start); i++) {
 		/* Two ways to receive: into an empty message (the library
 		 * finds the room) or into a buffer of exactly the size sent. */
 		int way = (int)(i & 1);
@@ -770,9 +780,10 @@ static void msg_phase(int which, dipc_pool *pool, dipc_channel *ch, dipc_sendh *
 		}
 	}
 	uint64_t flips = atomic_load(&ctl->flips) - flips0;
-	diag("messages, %s flipped: %ld sent (%ld received while the flipper wrote), %ld delivered, %ld refused and left, %ld refused "
-	     "and taken (block recovered), %ld blocks left by a refused free; %llu bad values "
-	     "written in %.0f ms", fname, t.msgs, t.contested, t.delivered, t.left, t.taken, t.leftover,
+	diag("messages, %s flipped: %ld sent (%ld received while the flipper wrote), "
+	     "%ld delivered, %ld refused and left, %ld refused and taken (block recovered), "
+	     "%ld blocks left by a refused free; %llu bad values written in %.0f ms",
+	     fname, t.msgs, t.contested, t.delivered, t.left, t.taken, t.leftover,
 	     (unsigned long long)flips, (double)(tc_now_ns() - t.start) / 1e6);
 	ok(t.unclean == 0, "receive under flips of %s: fails only with DIPC_ECORRUPT "
 	   "(or DIPC_EMSGSIZE into a buffer)", fname);
@@ -829,7 +840,8 @@ int main(int argc, char **argv)
 		if (*end || !(scale_ > 0) || scale_ > 1e6)
 			bail_out("DIPC_TEST_SCALE must be a positive number");
 	}
-	tc_init((unsigned)(300 + 60 * (scale_ > 1 ? scale_ : 1)));
+	/* 14 phases of at most 20 s each (see more()), and the rest. */
+	tc_init((unsigned)(600 + 60 * (scale_ > 1 ? scale_ : 1)));
 	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGABRT, SIGILL, SIGTERM, SIGINT };
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], on_fatal);
