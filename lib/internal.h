@@ -31,13 +31,24 @@
 
 /*
  * Read once.  A value in shared memory that decides an address, a length
- * or a bound is read exactly once, through this macro, into a private
- * variable that is then checked and used; the shared field is never read
- * again for that purpose.  A hostile process can change the field between
- * two reads, so a check of one read proves nothing about the next.  The
- * macro is a single volatile load, which the compiler may neither repeat
- * nor merge, and it marks every such read for review: t/read_once.sh
- * fails on a plain read of a geometry field anywhere in lib/.
+ * or a bound is read once, into private memory, checked there, and only
+ * the private copy is used afterwards; a handle's geometry is such a copy
+ * and is never read from the segment again.  A hostile process can change
+ * the field between two reads, so a check of one read proves nothing
+ * about the next.
+ *
+ * The convention that makes a second read stand out in review: such a
+ * field of a shared struct is named once_<what>, and in lib/ and tools/ it
+ * appears only as DIPC_SHARED_READ(p->once_<what>), on one line, or as
+ * the left-hand side of a plain store.  Any other use (a comparison,
+ * arithmetic, &, +=) is a read the macro does not mark, and t/read_once.sh
+ * refuses it; that test also checks that the size, length, offset and
+ * capacity members of the shared structs carry the prefix.  The macro is
+ * a single volatile load, which the compiler may neither repeat nor
+ * merge.  _Atomic fields (cursors, links, block words) are outside the
+ * naming: each of their reads is already an explicit atomic load into a
+ * local, checked before use.  t/flip_race flips the once_ fields from
+ * another process while handles are opened, attached and used.
  */
 #define DIPC_SHARED_READ(field) (*(const volatile __typeof__(field) *)&(field))
 
