@@ -19,10 +19,12 @@
  *    only loss a consumer's death can cause).  Two consumers racing for one
  *    slot: one CAS wins.  A message travelling in a pool allocation is
  *    taken in two steps: CAS FULL(lap) -> TAKING(lap)|pid, then the
- *    consumer makes the block its own (pool_claim_owner), then CAS
- *    TAKING(lap)|pid -> EMPTY(lap+1).  A consumer found dead in TAKING is
- *    undone (CAS back to FULL) and the message goes to the next consumer;
- *    it had not returned the message to anyone.
+ *    consumer checks the reference and makes the block its own
+ *    (pool_claim_owner), then CAS TAKING(lap)|pid -> EMPTY(lap+1); a
+ *    reference that fails the checks is put back (CAS TAKING -> FULL) and
+ *    the receive fails with DIPC_ECORRUPT, losing nothing.  A consumer
+ *    found dead in TAKING is undone the same way and the message goes to
+ *    the next consumer; it had not returned the message to anyone.
  *
  * 3. No allocation is lost (the "flight" record).  A block sent by
  *    reference keeps its sender as owner; before committing, the sender
@@ -48,8 +50,9 @@
  *
  * 5. Read once.  A slot's length, kind and reference are read once into
  *    locals, checked (the length against the private block size, the
- *    reference with pool_check_blk) and only the locals are used; the
- *    geometry of the ring is the handle's private copy.
+ *    reference against its block while the slot is ours in TAKING) and
+ *    only the locals are used; the geometry of the ring is the handle's
+ *    private copy.
  */
 #include "channel.h"
 
@@ -217,22 +220,27 @@ struct recv_op {
 	/* out */
 	uint64_t len;
 	int kind;
-	uint64_t ref_blk, ref_off;
-	bool ref_ok;        /* PAYLOAD_ALLOC: the block is ours (claimed) */
+	uint64_t ref_blk, ref_off;  /* PAYLOAD_ALLOC: the block, checked and ours */
 };
 
-/* Rule 2, second half: the slot is ours in TAKING; make the block ours,
- * then let the slot go.  false if the slot was taken from us (only a
- * hostile write does that). */
-static bool take_alloc(dipc_channel *ch, struct slot_hdr *s, uint64_t taking, uint32_t lap,
-		       struct recv_op *op)
+/* Rule 2, second half: the slot is ours in TAKING.  Check the reference
+ * (read once, in op) while the message is still in the channel: a bad one
+ * puts the message back and fails, so a reference that someone scribbled
+ * on for a moment loses nothing, and the block is never lost.  Then make
+ * the block ours, then let the slot go. */
+static int take_alloc(dipc_channel *ch, struct slot_hdr *s, uint64_t full, uint64_t taking,
+		      uint32_t lap, struct recv_op *op)
 {
-	op->ref_ok = pool_check_blk(ch->pool, op->ref_blk, NULL) == 0 &&
-		     pool_claim_owner(ch->pool, op->ref_blk);
+	uint64_t us, start = op->ref_blk + BLK_HDR;
+	bool ok = pool_check_blk(ch->pool, op->ref_blk, &us) == 0 && op->ref_off >= start &&
+		  op->ref_off - start <= us && op->len <= us - (op->ref_off - start) &&
+		  pool_claim_owner(ch->pool, op->ref_blk);
+	uint64_t next = ok ? make_word(lap + SLOT_STATES + SLOT_EMPTY, 0) : full;
 	/* seq_cst: the Dekker store of the notify in the caller. */
-	return atomic_compare_exchange_strong_explicit(&s->word, &taking,
-			make_word(lap + SLOT_STATES + SLOT_EMPTY, 0),
-			memory_order_seq_cst, memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&s->word, &taking, next,
+			memory_order_seq_cst, memory_order_relaxed))
+		return DIPC_ECORRUPT;   /* only a hostile write takes it from us */
+	return ok ? 0 : DIPC_ECORRUPT;
 }
 
 static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
@@ -274,13 +282,17 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 						memory_order_seq_cst, memory_order_relaxed))
 					continue;
 			} else {
+				uint64_t full = w;
 				uint64_t taking = make_word(lap + SLOT_TAKING, dipc_os_pid());
 				if (!atomic_compare_exchange_strong_explicit(&s->word, &w, taking,
 						memory_order_acquire, memory_order_relaxed))
 					continue;
 				op->ref_blk = rb;
-				if (!take_alloc(ch, s, taking, lap, op))
-					return DIPC_ECORRUPT;
+				op->ref_off = ro;
+				op->len = len;
+				int trc = take_alloc(ch, s, full, taking, lap, op);
+				if (trc)
+					return trc;
 			}
 			advance(&h->head, hd);
 			notify_after_rmw(ch, &h->send_seq, &h->send_waiters);
@@ -495,7 +507,8 @@ static uint64_t dir_find(dipc_pool *pool, uint64_t cuid, uint64_t *prev)
 	 * only by nchannels: that is shared memory too, and with a link
 	 * that loops back, a huge count would make the walk endless. */
 	uint64_t most = pool->heap_size / (BLK_HDR + sizeof(struct chan_hdr) + SLOT_HDR + DIPC_CACHELINE);
-	uint64_t limit = pool->hdr->nchannels < most ? pool->hdr->nchannels + 1 : most;
+	uint64_t nch = DIPC_SHARED_READ(pool->hdr->nchannels);
+	uint64_t limit = nch < most ? nch + 1 : most;
 	for (uint64_t n = 0; off && n <= limit; n++) {
 		/* off comes from shared memory: check where it points before
 		 * reading the id there (a broken link ends the walk). */
@@ -685,8 +698,8 @@ int dipc_channel_destroy(dipc_channel *ch)
 bool chan_holds_block(dipc_pool *p, uint64_t blk)
 {
 	struct blk_hdr *b = blk_at(p, blk);
-	uint64_t off = atomic_load_explicit(&b->once_flight_chan, memory_order_relaxed);
-	uint64_t pos = atomic_load_explicit(&b->once_flight_pos, memory_order_relaxed);
+	uint64_t off = atomic_load_explicit(&b->flight_chan, memory_order_relaxed);
+	uint64_t pos = atomic_load_explicit(&b->flight_pos, memory_order_relaxed);
 	uint64_t us;
 	struct chan_geom g;
 	/* The record is input like the rest of the segment: it must name a
@@ -1081,21 +1094,6 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 
 /* ---- receiving ------------------------------------------------------------ */
 
-/* A payload that came as an allocation: check the reference before use.
- * A block we claimed whose reference is bad is freed, not leaked. */
-static int check_ref(dipc_channel *ch, const struct recv_op *op)
-{
-	uint64_t us;
-	if (!op->ref_ok || pool_check_blk(ch->pool, op->ref_blk, &us))
-		return DIPC_ECORRUPT;
-	uint64_t start = op->ref_blk + BLK_HDR;
-	if (op->ref_off < start || op->ref_off - start > us || op->len > us - (op->ref_off - start)) {
-		pool_free_raw(ch->pool, op->ref_blk);
-		return DIPC_ECORRUPT;
-	}
-	return 0;
-}
-
 int dipc_recvh_recv_bytes(dipc_recvh *h, void *buf, size_t cap, size_t *len, int64_t timeout_ns)
 {
 	if (!DIPC_LIVE(h, DIPC_MAGIC_RECVH) || !len || (!buf && cap))
@@ -1113,11 +1111,8 @@ int dipc_recvh_recv_bytes(dipc_recvh *h, void *buf, size_t cap, size_t *len, int
 	if (rc)
 		return rc;
 	if (op.kind == PAYLOAD_ALLOC) {
-		/* Taken: the block is ours (a death while copying is
-		 * reclaimed); copy out, give it back. */
-		rc = check_ref(ch, &op);
-		if (rc)
-			return rc;
+		/* Taken, checked and ours (a death while copying is
+		 * reclaimed): copy out, give it back. */
 		memcpy(buf, pool_ptr(ch->pool, op.ref_off), op.len);
 		pool_free_raw(ch->pool, op.ref_blk);
 	}
@@ -1143,9 +1138,6 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 		if (rc)
 			return rc;
 		if (op.kind == PAYLOAD_ALLOC) {
-			rc = check_ref(ch, &op);
-			if (rc)
-				return rc;
 			memcpy(op.buf, pool_ptr(ch->pool, op.ref_off), op.len);
 			pool_free_raw(ch->pool, op.ref_blk);
 		}
@@ -1175,9 +1167,6 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 	if (rc == 0 && op.kind == PAYLOAD_ALLOC) {
 		if (blk)
 			pool_free_raw(ch->pool, blk);
-		rc = check_ref(ch, &op);
-		if (rc)
-			return rc;
 		msg_set_own(msg, ch->pool, op.ref_blk, op.ref_off, op.len);
 		msg->size = op.len;
 		return 0;

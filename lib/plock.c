@@ -37,13 +37,16 @@ static int take_from_dead(struct dipc_plock *l, uint32_t cur, uint32_t me)
 	return 1;
 }
 
-/* Try-once acquisition: 0/1 as below, or DIPC_EBUSY.  After a short
- * spin it gives the processor away in short naps (a holder preempted on
- * our own processor gets on only if we do), looking at the holder between
- * them; a sleep on the lock word is never made. */
+/* Try-once acquisition: 0/1 as below, or DIPC_EBUSY.  It spins (a lock
+ * that passes from holder to holder is making progress, and a spinner
+ * gets it on a release); only a holder that keeps the lock past a few
+ * microseconds is looked at: dead, it is taken over; stopped or asleep by
+ * choice, we give up; still getting on (preempted, most likely), we nap so
+ * that it may have our processor.  The deadline bounds the whole. */
 static int acquire_trying(struct dipc_plock *l, uint64_t deadline)
 {
 	uint32_t me = dipc_os_pid();
+	uint32_t seen = 0;           /* the holder we are timing */
 	uint64_t look_at = 0;
 	for (unsigned spin = 0;; spin++) {
 		uint32_t cur = 0;
@@ -54,22 +57,30 @@ static int acquire_trying(struct dipc_plock *l, uint64_t deadline)
 			dipc_cpu_relax();
 			continue;
 		}
-		uint64_t now = dipc_os_now_ns();
-		if (!look_at) {
-			look_at = now + DIPC_TRY_SPIN_NS;
-		} else if (now >= look_at) {
-			/* Held for longer than a holder's work takes: is the
-			 * holder dead, stopped, or merely slow? */
-			if (take_from_dead(l, cur, me))
-				return 1;
-			if (now >= deadline ||
-			    (cur != me && dipc_os_pid_state(cur) != DIPC_PID_RUNS))
-				return DIPC_EBUSY;
-			dipc_os_sleep_ns(DIPC_TRY_SPIN_NS);
-			look_at = dipc_os_now_ns();
+		if ((spin & 63) != 0) {
+			dipc_cpu_relax();
 			continue;
 		}
-		dipc_cpu_relax();
+		uint64_t now = dipc_os_now_ns();
+		if (now >= deadline)
+			return DIPC_EBUSY;
+		if (cur != seen) {
+			/* Another holder: the lock moves; time this one. */
+			seen = cur;
+			look_at = now + DIPC_TRY_SPIN_NS;
+			continue;
+		}
+		if (now < look_at) {
+			dipc_os_yield();
+			continue;
+		}
+		/* The same holder for a while: is it dead, stopped, or slow? */
+		if (take_from_dead(l, cur, me))
+			return 1;
+		if (cur != me && dipc_os_pid_state(cur) != DIPC_PID_RUNS)
+			return DIPC_EBUSY;
+		dipc_os_sleep_ns(DIPC_TRY_SPIN_NS);
+		look_at = dipc_os_now_ns() + DIPC_TRY_SPIN_NS;
 	}
 }
 

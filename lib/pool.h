@@ -86,8 +86,8 @@ struct blk_hdr {
 	uint32_t pad;
 	/* Where it last travelled (see channel.c, "flight"): the heap offset
 	 * of the channel's header (0: never sent) and the ring position. */
-	_Atomic uint64_t once_flight_chan;
-	_Atomic uint64_t once_flight_pos;
+	_Atomic uint64_t flight_chan;
+	_Atomic uint64_t flight_pos;
 	uint64_t reserved[2];
 };
 
@@ -230,8 +230,8 @@ bool pool_claim_owner(dipc_pool *p, uint64_t blk);
 static inline void pool_set_flight(dipc_pool *p, uint64_t blk, uint64_t chan, uint64_t pos)
 {
 	struct blk_hdr *b = (struct blk_hdr *)(p->heap + blk);
-	atomic_store_explicit(&b->once_flight_chan, chan, memory_order_relaxed);
-	atomic_store_explicit(&b->once_flight_pos, pos, memory_order_relaxed);
+	atomic_store_explicit(&b->flight_chan, chan, memory_order_relaxed);
+	atomic_store_explicit(&b->flight_pos, pos, memory_order_relaxed);
 }
 /* Under the pool lock, in channel.c: does the channel the block's flight
  * record names hold it now, committed or being taken?  Reclaim never frees
