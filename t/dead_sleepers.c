@@ -21,7 +21,10 @@
  *   3. a process asleep in dipc_pool_alloc_wait; then alloc + free pairs;
  *   4. a process asleep on the pool lock; then alloc + free pairs of a
  *      block too large for the block cache (each takes the lock);
- *   5. a stream reader asleep; then 1-byte writes.
+ *   5. a stream reader asleep; then 1-byte writes;
+ *   7. (below) a consumer asleep, from the point of view of a relay thread
+ *      that in turn wakes it and a live producer: the repairs must not
+ *      all land on the live one's set.
  * At most DIPC_WAITER_REPAIR_EVERY wake-up calls may be made, not one per
  * operation, and the trace must be gone.  Then:
  *   6. dead entries left in a set by hand (with and without their bit,
@@ -250,6 +253,12 @@ int t_child(const char *role, const char *arg)
 	}
 	if (strcmp(role, "exit") == 0)
 		return 0;
+	if (strcmp(role, "sleep") == 0) {
+		/* Alive and asleep, until killed (ten minutes at most). */
+		for (int i = 0; i < 6000; i++)
+			tc_sleep_ms(100);
+		return 0;
+	}
 	return 99;
 }
 
@@ -485,6 +494,70 @@ static void case_by_hand(void)
 	chan_down(&c);
 }
 
+/* A relay thread: each round receives from one channel, waking its
+ * producer (alive, and asleep whenever we look), and sends to another,
+ * whose consumer died asleep. */
+struct relay {
+	struct chan_setup *in, *out;
+	int fails;
+};
+
+static void *relay_main(void *arg)
+{
+	struct relay *r = arg;
+	unsigned char buf[MSG];
+	tc_fill(buf, MSG, 5);
+	for (int i = 0; i < OPS; i++) {
+		size_t len;
+		/* out first: its wake-up calls are this thread's 1st, 3rd, ... */
+		if (dipc_sendh_send_bytes(r->out->sh, buf, MSG, DIPC_TRY_ONCE) ||
+		    dipc_recvh_recv_bytes(r->out->rh, buf, MSG, &len, DIPC_TRY_ONCE))
+			r->fails++;
+		if (dipc_recvh_recv_bytes(r->in->rh, buf, MSG, &len, DIPC_TRY_ONCE) ||
+		    dipc_sendh_send_bytes(r->in->sh, buf, MSG, DIPC_TRY_ONCE))
+			r->fails++;
+	}
+	return NULL;
+}
+
+static void case_two_sets(void)
+{
+	struct chan_setup in, out;
+	chan_up(&in, "ds-in", 4);
+	chan_up(&out, "ds-out", 16);
+	unsigned char buf[MSG] = { 0 };
+	for (int i = 0; i < 4; i++)
+		if (dipc_sendh_send_bytes(in.sh, buf, MSG, DIPC_TRY_ONCE))
+			bail_out("cannot fill the channel");
+	/* The producer of in: a live process's entry in its send set, made by
+	 * hand so that it is there every time we look. */
+	t_pid kid = tc_spawn("sleep", "-");
+	uint32_t live = pid_of(kid);
+	struct dipc_waiters *ws = &in.ch->hdr->send_waiters;
+	atomic_store(&ws->pid[7], live);
+	atomic_fetch_or(&ws->mask, (uint64_t)1 << 7);
+	struct trace t = { .set = &out.ch->hdr->recv_waiters };
+	uint32_t dead = kill_asleep("recv", out.arg, &t);
+	if (ok(dead, "7. a receiver asleep on the relay's output was killed asleep")) {
+		/* A thread of its own: its count of wake-up calls starts at 0. */
+		struct relay r = { &in, &out, 0 };
+		tc_thread th;
+		uint64_t w0 = wakes();
+		if (tc_thread_start(&th, relay_main, &r))
+			bail_out("cannot start a thread");
+		tc_thread_join(th);
+		is_int(r.fails, 0, "7. %d relay rounds", OPS);
+		/* One call a round for the live producer, as it should be. */
+		check_count(wakes() - w0 - OPS, &t, "7. relay, dead consumer");
+		ok(entry_of(ws, live) == 7, "7. the live producer's entry stayed");
+	}
+	atomic_fetch_and(&ws->mask, ~((uint64_t)1 << 7));
+	atomic_store(&ws->pid[7], 0);
+	tc_kill(kid);
+	chan_down(&in);
+	chan_down(&out);
+}
+
 int main(int argc, char **argv)
 {
 	T_CHILD_DISPATCH(argc, argv);
@@ -495,5 +568,6 @@ int main(int argc, char **argv)
 	case_lock();
 	case_stream();
 	case_by_hand();
+	case_two_sets();
 	return tc_finish();
 }
