@@ -21,7 +21,8 @@
  * (a) a real one, a child allocating and freeing blocks too large for the
  * block cache (PC_MAX_BLOCK) so that each takes the lock, stopped while
  * the lock word names it (POSIX only); (b) a hostile write of a live,
- * sleeping child's id into the lock word.
+ * sleeping child's id into the lock word; (c) a write of the caller's own
+ * id, which it cannot tell from a lock one of its threads holds.
  *
  * Each call runs on a thread of its own and is given HANG_S seconds: one
  * still blocked then is a failure, and the test goes on (no duration is
@@ -331,7 +332,7 @@ static void test_stopped(struct env *e, struct book *bk, const char *arg,
 	if (!tc_wait_flag(&bk->rounds, 10, 30))
 		bail_out("the child does not churn");
 	int stopped = 0, tries = 0;
-	int64_t end = tc_now_ns() + 60 * TC_SEC;
+	int64_t end = tc_now_ns() + 120 * TC_SEC;
 	while (!stopped && tc_now_ns() < end) {
 		tries++;
 		/* Catch it holding the lock, stop it, make sure it stopped
@@ -369,29 +370,38 @@ static void test_stopped(struct env *e, struct book *bk, const char *arg,
 }
 #endif
 
-/* (b) A live, sleeping process's id written into the lock word. */
-static void test_hostile(struct env *e, const struct dipc_pool_stats *base)
+/* (b) A live, sleeping process's id written into the lock word; (c) the
+ * caller's own id (a thread of its own could be the holder, so the
+ * caller cannot tell it from a hostile write: its deadline still holds). */
+static void test_hostile(struct env *e, const struct dipc_pool_stats *base, int self)
 {
 	static struct call calls[NOPS];
+	const char *who = self ? "own id in the lock word" : "hostile lock word";
 	_Atomic uint32_t *word = &e->p->hdr->lock.owner;
 	prepare(e);
-	t_pid kid = tc_spawn("sleep", "-");
-	if (!kid)
-		bail_out("cannot start the child");
-	uint32_t cpid = pid_of(kid);
+	t_pid kid = 0;
+	uint32_t holder = (uint32_t)tc_getpid();
+	if (!self) {
+		kid = tc_spawn("sleep", "-");
+		if (!kid)
+			bail_out("cannot start the child");
+		holder = pid_of(kid);
+	}
 	uint32_t zero = 0;
-	if (!ok(atomic_compare_exchange_strong(word, &zero, cpid),
-		"wrote live process %u into the free lock word", cpid))
+	if (!ok(atomic_compare_exchange_strong(word, &zero, holder),
+		"wrote live process %u%s into the free lock word", holder,
+		self ? " (this one)" : ""))
 		return;
 
-	calls_while_kept(e, calls, "hostile lock word");
+	calls_while_kept(e, calls, who);
 
-	uint32_t cur = cpid;
+	uint32_t cur = holder;
 	ok(atomic_compare_exchange_strong(word, &cur, 0),
-	   "the lock word still named the sleeper; cleared");
+	   "%s: the word still named %u; cleared", who, holder);
 	settle(e, calls);
-	tc_kill(kid);
-	check_back(e, base, "after clearing the word");
+	if (kid)
+		tc_kill(kid);
+	check_back(e, base, self ? "after clearing our id" : "after clearing the word");
 }
 
 int main(int argc, char **argv)
@@ -428,7 +438,8 @@ int main(int argc, char **argv)
 #else
 	skip(1, "no SIGSTOP on Windows: the stopped holder is POSIX only");
 #endif
-	test_hostile(&e, &base);
+	test_hostile(&e, &base, 0);
+	test_hostile(&e, &base, 1);
 
 	dipc_sendh_destroy(e.sh);
 	dipc_recvh_destroy(e.rh);
