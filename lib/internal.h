@@ -141,7 +141,7 @@ static inline void dipc_spin_unlock(dipc_spinlock *l)
  */
 #define DIPC_WAITERS_MAX 64
 #define DIPC_WAITER_FIXING 0x80000000u     /* | the repairer's id */
-#define DIPC_WAITER_REPAIR_EVERY 128u      /* wake calls between repairs */
+#define DIPC_WAITER_REPAIR_EVERY 127u      /* wake calls between repairs (prime) */
 struct dipc_waiters {
 	_Atomic uint64_t mask;
 	_Atomic uint32_t pid[DIPC_WAITERS_MAX];

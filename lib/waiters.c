@@ -27,6 +27,13 @@
  * where a system call is being paid anyway: by a sleeper each time its nap
  * ends without a wake-up, and by a waker every DIPC_WAITER_REPAIR_EVERY
  * wake calls; so once a dead sleeper is noticed the fast path is back.
+ * A waker counts its calls per thread, over every set it wakes, and
+ * repairs the set of the call that reaches the period.  The period is
+ * prime: a thread that wakes several sets in turn (a relay waking its
+ * producer on one channel and its consumer on another) then lands its
+ * repairs on each of them in turn; with an even period and two sets, every
+ * repair would land on the same one, and a dead sleeper in the other
+ * would cost a call per operation for ever.
  *
  * Threads of one process share an id; each still has its own entry.  When
  * all entries are taken, a waiter does not sleep on the word but naps for
