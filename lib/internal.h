@@ -141,9 +141,11 @@ static inline void dipc_spin_unlock(dipc_spinlock *l)
  */
 #define DIPC_WAITERS_MAX 64
 #define DIPC_WAITER_FIXING 0x80000000u     /* | the repairer's id */
-#define DIPC_WAITER_REPAIR_EVERY 127u      /* wake calls between repairs (prime) */
+#define DIPC_WAITER_REPAIR_EVERY 128u      /* a set's wake calls between repairs */
 struct dipc_waiters {
 	_Atomic uint64_t mask;
+	_Atomic uint32_t wakes;            /* wake calls made on the set */
+	uint32_t pad;
 	_Atomic uint32_t pid[DIPC_WAITERS_MAX];
 };
 /* Take an entry (before the last look and the sleep); -1 if none is free,

@@ -22,18 +22,14 @@
  * from that id to DIPC_WAITER_FIXING | the repairer's id (so two
  * repairers, or a repairer and a new joiner, cannot both act on it), its
  * bit is cleared, and the entry is freed; a repairer that dies half-way
- * leaves its own id there, to be repaired in turn.  A joiner killed between claiming an entry and setting its bit
- * leaves an entry without a bit; the same repair frees it.  Repair runs
- * where a system call is being paid anyway: by a sleeper each time its nap
- * ends without a wake-up, and by a waker every DIPC_WAITER_REPAIR_EVERY
- * wake calls; so once a dead sleeper is noticed the fast path is back.
- * A waker counts its calls per thread, over every set it wakes, and
- * repairs the set of the call that reaches the period.  The period is
- * prime: a thread that wakes several sets in turn (a relay waking its
- * producer on one channel and its consumer on another) then lands its
- * repairs on each of them in turn; with an even period and two sets, every
- * repair would land on the same one, and a dead sleeper in the other
- * would cost a call per operation for ever.
+ * leaves its own id there, to be repaired in turn.  A joiner killed
+ * between claiming an entry and setting its bit leaves an entry without a
+ * bit; the same repair frees it.  Repair runs where a system call is being
+ * paid anyway: by a sleeper each time its nap ends without a wake-up, and
+ * by a waker once in every DIPC_WAITER_REPAIR_EVERY wake calls made on the
+ * set (the count is the set's own, kept beside the mask, so the bound
+ * holds whatever mix of sets a process wakes); so once a dead sleeper is
+ * noticed the fast path is back.
  *
  * Threads of one process share an id; each still has its own entry.  When
  * all entries are taken, a waiter does not sleep on the word but naps for
@@ -83,7 +79,7 @@ int dipc_waiters_repair(struct dipc_waiters *w)
 		if (p == 0) {
 			/* A bit without an entry: only a hostile write makes
 			 * one (leave clears the bit first); clear it. */
-			if (atomic_load_explicit(&w->mask, memory_order_relaxed) & bit &&
+			if (atomic_load_explicit(&w->mask, memory_order_acquire) & bit &&
 			    atomic_load_explicit(&w->pid[i], memory_order_acquire) == 0) {
 				atomic_fetch_and_explicit(&w->mask, ~bit, memory_order_relaxed);
 				fixed++;
@@ -110,9 +106,9 @@ int dipc_waiters_repair(struct dipc_waiters *w)
 void dipc_waiters_wake(struct dipc_waiters *w, const struct dipc_os_shm *seg,
 		       _Atomic uint32_t *word)
 {
-	static _Thread_local unsigned calls;
 	atomic_fetch_add_explicit(&dipc_wake_calls, 1, memory_order_relaxed);
 	dipc_os_wake(seg, word);
-	if (++calls % DIPC_WAITER_REPAIR_EVERY == 0)
+	uint32_t n = atomic_fetch_add_explicit(&w->wakes, 1, memory_order_relaxed);
+	if (n % DIPC_WAITER_REPAIR_EVERY == DIPC_WAITER_REPAIR_EVERY - 1)
 		dipc_waiters_repair(w);
 }
