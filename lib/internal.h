@@ -94,6 +94,7 @@ static inline bool dipc_timeout_valid(int64_t t)
 #define DIPC_MAGIC_SENDH   0x646e6573u  /* "send" */
 #define DIPC_MAGIC_RECVH   0x76636572u  /* "recv" */
 #define DIPC_MAGIC_MSG     0x2067736du  /* "msg " */
+#define DIPC_MAGIC_STREAM  0x6d727473u  /* "strm" */
 #define DIPC_MAGIC_DEAD    0x64616564u  /* "dead": freed */
 /* Is h a live handle of this kind?  (h may be NULL.) */
 #define DIPC_LIVE(h, kind) \

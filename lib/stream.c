@@ -35,8 +35,9 @@
  * on it then returns DIPC_ENOTOPEN, and dipc_stream_close on it frees it
  * and returns 0.  dipc_stream_close checks membership before it touches a
  * handle, so closing a handle twice returns DIPC_ENOTOPEN rather than
- * freeing it twice (as long as its address has not been reused by a newer
- * handle).
+ * freeing it twice.  A handle it frees goes through the quarantine of
+ * freed handles (handle.c) with its magic word cleared, so any other call
+ * on it returns DIPC_ENOTOPEN too, within the quarantine's reach.
  */
 #include "stream.h"
 
@@ -316,6 +317,7 @@ int dipc_stream_open(const char *name, int role, size_t size, unsigned perm,
 		goto fail;
 	}
 	atomic_store(&s->state, DIPC_STREAM_OPEN);
+	atomic_store_explicit(&s->magic, DIPC_MAGIC_STREAM, memory_order_relaxed);
 	reg_add(s);
 	DIPC_LOG(DIPC_LOG_BASIC, "stream %s: %s as %s, ring of %llu bytes",
 		 name, created ? "created" : "attached",
@@ -379,7 +381,7 @@ int dipc_stream_close(dipc_stream *s)
 		reg_remove_locked(s);
 		dipc_spin_unlock(&reg_lock);
 		dipc_os_mutex_free(s->lock);
-		free(s);
+		dipc_handle_retire(s, &s->magic);
 		return 0;
 	}
 	/* Being closed by another thread, or called from its own listener,
@@ -394,7 +396,7 @@ int dipc_stream_close(dipc_stream *s)
 
 	stream_release(s);
 	dipc_os_mutex_free(s->lock);
-	free(s);
+	dipc_handle_retire(s, &s->magic);
 	return 0;
 }
 

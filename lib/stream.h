@@ -72,6 +72,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
 #define DIPC_STREAM_ZOMBIE  3   /* closed by dipc_cleanup, memory kept */
 
 struct dipc_stream {
+	_Atomic uint32_t magic;         /* DIPC_MAGIC_STREAM (handle.c) */
 	struct dipc_stream *next;       /* registry of this process's handles */
 	_Atomic int state;
 
@@ -129,6 +130,10 @@ static inline int dipc_stream_usable(const dipc_stream *s)
 {
 	if (!s)
 		return DIPC_EINVAL;
+	/* Freed by dipc_stream_close: the handle waits in the quarantine
+	 * (handle.c), its magic word cleared. */
+	if (atomic_load_explicit(&s->magic, memory_order_relaxed) != DIPC_MAGIC_STREAM)
+		return DIPC_ENOTOPEN;
 	if (atomic_load_explicit(&s->state, memory_order_relaxed) != DIPC_STREAM_OPEN)
 		return DIPC_ENOTOPEN;
 	return 0;
