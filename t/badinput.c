@@ -1185,6 +1185,15 @@ static void rows_stale(void)
 	    chk_dipc_recvh_create(c2, NULL));
 	ROW(dipc_channel_attach, 0, "the channel lives on after a handle detached",
 	    chk_dipc_channel_attach(cd, (size_t)cl, sp));
+	/* A channel attached with its own pool takes that pool with it. */
+	dipc_pool *own = NULL;
+	dipc_channel_attach(cd, (size_t)cl, NULL, &c2);
+	dipc_channel_pool(c2, &own);
+	ROW(dipc_channel_detach, 0, "a handle attached with its own pool", dipc_channel_detach(c2));
+	ROW(dipc_pool_stats, DIPC_EINVAL, "the own pool of a channel handle detached since",
+	    dipc_pool_stats(own, &(struct dipc_pool_stats){ 0 }));
+	ROW(dipc_pool_detach, DIPC_EINVAL, "the own pool of a channel handle detached since",
+	    dipc_pool_detach(own));
 	ROW(dipc_channel_destroy, 0, "the last handle", dipc_channel_destroy(ch));
 	ROW(dipc_channel_destroy, DIPC_EINVAL, "the same handle again", dipc_channel_destroy(ch));
 	ROW(dipc_channel_detach, DIPC_EINVAL, "a handle already destroyed", dipc_channel_detach(ch));
