@@ -940,6 +940,12 @@ static int handle_attr_check(const struct dipc_handle_attr *a)
 	return 0;
 }
 
+/* A live send or receive handle whose channel's pool is still mapped:
+ * the channel handle itself outlives its send and receive handles
+ * (dipc_channel_detach refuses while they exist), but the pool handle it
+ * uses may have been detached under it, and with it the mapping. */
+#define XFER_OK(h, MAGIC) (DIPC_LIVE(h, MAGIC) && pool_ok((h)->ch->pool))
+
 #define HANDLE_FUNCS(kind, MAGIC) \
 int dipc_##kind##_create(dipc_channel *ch, const struct dipc_handle_attr *attr, \
 			 dipc_##kind **out) \
@@ -967,7 +973,7 @@ int dipc_##kind##_create(dipc_channel *ch, const struct dipc_handle_attr *attr, 
 } \
 int dipc_##kind##_open(dipc_##kind *h) \
 { \
-	if (!DIPC_LIVE(h, MAGIC)) \
+	if (!XFER_OK(h, MAGIC)) \
 		return DIPC_EINVAL; \
 	if (!chan_live(h->ch)) \
 		return DIPC_EDESTROYED; \
@@ -1015,7 +1021,7 @@ static inline int64_t timeout_left(uint64_t deadline)
 
 int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t timeout_ns)
 {
-	if (!DIPC_LIVE(h, DIPC_MAGIC_SENDH) || (!buf && len))
+	if (!XFER_OK(h, DIPC_MAGIC_SENDH) || (!buf && len))
 		return DIPC_EINVAL;
 	if (!h->open)
 		return DIPC_ENOTOPEN;
@@ -1047,7 +1053,7 @@ int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t ti
 int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 		    int64_t timeout_ns)
 {
-	if (!DIPC_LIVE(h, DIPC_MAGIC_SENDH) || !msg_ok(msg) || msg == dest ||
+	if (!XFER_OK(h, DIPC_MAGIC_SENDH) || !msg_ok(msg) || msg == dest ||
 	    (dest && !msg_ok(dest)) ||
 	    (ownership != DIPC_COPY_ON_SEND && ownership != DIPC_TRANSFER_ON_SEND))
 		return DIPC_EINVAL;
@@ -1096,7 +1102,7 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 
 int dipc_recvh_recv_bytes(dipc_recvh *h, void *buf, size_t cap, size_t *len, int64_t timeout_ns)
 {
-	if (!DIPC_LIVE(h, DIPC_MAGIC_RECVH) || !len || (!buf && cap))
+	if (!XFER_OK(h, DIPC_MAGIC_RECVH) || !len || (!buf && cap))
 		return DIPC_EINVAL;
 	if (!h->open)
 		return DIPC_ENOTOPEN;
@@ -1121,7 +1127,7 @@ int dipc_recvh_recv_bytes(dipc_recvh *h, void *buf, size_t cap, size_t *len, int
 
 int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 {
-	if (!DIPC_LIVE(h, DIPC_MAGIC_RECVH) || !msg_ok(msg))
+	if (!XFER_OK(h, DIPC_MAGIC_RECVH) || !msg_ok(msg))
 		return DIPC_EINVAL;
 	if (!h->open)
 		return DIPC_ENOTOPEN;

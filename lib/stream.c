@@ -41,8 +41,9 @@
  * on it then returns DIPC_ENOTOPEN, and dipc_stream_close on it frees it
  * and returns 0.  dipc_stream_close checks membership before it touches a
  * handle, so closing a handle twice returns DIPC_ENOTOPEN rather than
- * freeing it twice (as long as its address has not been reused by a newer
- * handle).
+ * freeing it twice.  A handle it frees goes through the quarantine of
+ * freed handles (handle.c) with its magic word cleared, so any other call
+ * on it returns DIPC_ENOTOPEN too, within the quarantine's reach.
  */
 #include "stream.h"
 

@@ -140,6 +140,8 @@ static inline int dipc_stream_enter_(dipc_stream *s)
 {
 	if (!s)
 		return DIPC_EINVAL;
+	/* Freed by dipc_stream_close: the handle waits in the quarantine
+	 * (handle.c), its magic word cleared. */
 	if (atomic_load_explicit(&s->magic, memory_order_relaxed) != DIPC_MAGIC_STREAM)
 		return DIPC_ENOTOPEN;
 	atomic_fetch_add_explicit(&s->users, 1, memory_order_seq_cst);

@@ -992,6 +992,313 @@ static void rows_handles(struct fx *f)
 	ROW(dipc_recvh_close, DIPC_ENOTOPEN, "closed twice", dipc_recvh_close(f->rh));
 }
 
+/* ---- stale handles ------------------------------------------------------------ */
+
+/*
+ * Every handle used again right after the call that freed it (free,
+ * destroy, detach, close): the library keeps the handles it freed in a
+ * quarantine (lib/handle.c), so each of these calls finds the handle
+ * marked dead and fails with its code, without touching freed memory (the
+ * run under AddressSanitizer and valgrind in .ci/sanitize shows that).
+ * They run in a pool of their own, destroyed at the end.
+ */
+static int chk_dipc_pool_alloc(dipc_pool *pool, size_t size)
+{
+	dipc_mem *m = SENTINEL;
+	int rc = dipc_pool_alloc(pool, size, &m);
+	if (rc == 0) {
+		dipc_mem_free(m);
+		return 0;
+	}
+	return m ? E_OUT_LEFT : rc;
+}
+
+static void rows_stale(void)
+{
+	dipc_pool *sp = NULL;
+	tc_pool_new("stale", 0x100000, &sp);
+	if (!sp)
+		stop("cannot create the pool for stale handles");
+	unsigned char pd[DIPC_SERIAL_MAX], cd[DIPC_SERIAL_MAX], md[DIPC_SERIAL_MAX];
+	int pl = dipc_pool_serialize(sp, pd, sizeof(pd));
+	void *ptr = SENTINEL;
+	size_t sz = 0;
+	uint64_t cuid = 0;
+	char buf[64];
+	dipc_mem *m = NULL, *mm = NULL;
+
+	/* Memory freed, then used again. */
+	dipc_pool_alloc(sp, 128, &m);
+	int ml = dipc_mem_serialize(m, md, sizeof(md));
+	ROW(dipc_mem_free, 0, "a live allocation", dipc_mem_free(m));
+	ROW(dipc_mem_free, DIPC_EINVAL, "the same handle again (double free)", dipc_mem_free(m));
+	ROW(dipc_mem_detach, DIPC_EINVAL, "a handle already freed", dipc_mem_detach(m));
+	ROW(dipc_mem_get, DIPC_EINVAL, "a handle already freed", dipc_mem_get(m, &ptr, &sz));
+	ROW(dipc_mem_serialize, DIPC_EINVAL, "a handle already freed",
+	    dipc_mem_serialize(m, md, sizeof(md)));
+	ROW(dipc_mem_clone, DIPC_EINVAL, "a handle already freed", chk_dipc_mem_clone(m, 0, 1));
+	ROW(dipc_msg_create_from_mem, DIPC_EINVAL, "a handle already freed",
+	    dipc_msg_create_from_mem(m, &(dipc_msg *){ NULL }));
+	ROW(dipc_mem_attach, DIPC_EINVAL, "the descriptor of the freed allocation",
+	    chk_dipc_mem_attach(sp, md, (size_t)ml));
+	dipc_pool_alloc(sp, 128, &m);
+	ml = dipc_mem_serialize(m, md, sizeof(md));
+	ROW(dipc_mem_detach, 0, "a live handle", dipc_mem_detach(m));
+	ROW(dipc_mem_detach, DIPC_EINVAL, "the same handle again", dipc_mem_detach(m));
+	ROW(dipc_mem_free, DIPC_EINVAL, "a handle already detached", dipc_mem_free(m));
+	dipc_mem *back = NULL;
+	int brc = dipc_mem_attach(sp, md, (size_t)ml, &back);
+	ROW(dipc_mem_free, 0, "the detached allocation, through a handle from its descriptor",
+	    brc ? brc : dipc_mem_free(back));
+
+	/* A message's own memory handle is the message's. */
+	dipc_msg *msg = NULL, *g = NULL;
+	dipc_msg_create_alloc(sp, 64, &msg);
+	dipc_msg_mem(msg, &mm);
+	ROW(dipc_mem_free, DIPC_EINVAL, "the memory handle of a message (dipc_msg_mem)",
+	    dipc_mem_free(mm));
+	ROW(dipc_mem_detach, DIPC_EINVAL, "the memory handle of a message (dipc_msg_mem)",
+	    dipc_mem_detach(mm));
+	ROW(dipc_msg_create_from_mem, DIPC_EINVAL, "the memory handle of another message",
+	    dipc_msg_create_from_mem(mm, &g));
+	ROW(dipc_mem_get, 0, "the memory handle of a message still reads",
+	    dipc_mem_get(mm, &ptr, &sz) + (sz != 64));
+	ROW(dipc_msg_get, 0, "a message whose memory handle was refused a free",
+	    dipc_msg_get(msg, &ptr, &sz) + (sz != 64));
+	ROW(dipc_msg_destroy, 0, "a live message, freeing its memory", dipc_msg_destroy(msg, 1));
+	ROW(dipc_msg_destroy, DIPC_EINVAL, "the same message again", dipc_msg_destroy(msg, 1));
+	ROW(dipc_msg_destroy, DIPC_EINVAL, "the same message again, free_mem 0",
+	    dipc_msg_destroy(msg, 0));
+	ROW(dipc_msg_get, DIPC_EINVAL, "a destroyed message", dipc_msg_get(msg, &ptr, &sz));
+	ROW(dipc_msg_mem, DIPC_EINVAL, "a destroyed message", dipc_msg_mem(msg, &mm));
+	ROW(dipc_mem_get, DIPC_EINVAL, "the memory handle of a destroyed message",
+	    dipc_mem_get(mm, &ptr, &sz));
+	ROW(dipc_mem_free, DIPC_EINVAL, "the memory handle of a destroyed message",
+	    dipc_mem_free(mm));
+
+	/* A handle given to dipc_msg_create_from_mem is the message's. */
+	dipc_pool_alloc(sp, 96, &m);
+	dipc_msg_create_from_mem(m, &msg);
+	ml = dipc_mem_serialize(m, md, sizeof(md));
+	ROW(dipc_mem_free, DIPC_EINVAL, "a handle given to dipc_msg_create_from_mem",
+	    dipc_mem_free(m));
+	ROW(dipc_mem_detach, DIPC_EINVAL, "a handle given to dipc_msg_create_from_mem",
+	    dipc_mem_detach(m));
+	ROW(dipc_msg_create_from_mem, DIPC_EINVAL, "a handle given to another message already",
+	    dipc_msg_create_from_mem(m, &g));
+	ROW(dipc_mem_clone, 0, "a handle given to a message can still be cloned",
+	    chk_dipc_mem_clone(m, 0, 96));
+	ROW(dipc_msg_destroy, 0, "the message of a given handle, keeping the memory",
+	    dipc_msg_destroy(msg, 0));
+	ROW(dipc_mem_free, DIPC_EINVAL, "a given handle after its message was destroyed",
+	    dipc_mem_free(m));
+	ROW(dipc_mem_serialize, DIPC_EINVAL, "a given handle after its message was destroyed",
+	    dipc_mem_serialize(m, buf, sizeof(buf)));
+	/* The memory was kept (free_mem 0): reach it by its descriptor. */
+	brc = dipc_mem_attach(sp, md, (size_t)ml, &back);
+	ROW(dipc_mem_free, 0, "the kept memory, through a handle made from its descriptor",
+	    brc ? brc : dipc_mem_free(back));
+
+	/* A message's memory handle after the message was sent by transfer. */
+	dipc_channel *ch = NULL;
+	dipc_sendh *sh = NULL;
+	dipc_recvh *rh = NULL;
+	if (dipc_channel_create(sp, 5, NULL, &ch) || dipc_sendh_create(ch, NULL, &sh) ||
+	    dipc_sendh_open(sh) || dipc_recvh_create(ch, NULL, &rh) || dipc_recvh_open(rh))
+		stop("cannot set up the channel for stale handles");
+	dipc_msg_create_alloc(sp, 2000, &msg);
+	dipc_msg_mem(msg, &mm);
+	ROW(dipc_sendh_send, 0, "by transfer", dipc_sendh_send(sh, msg, NULL, DIPC_TRANSFER_ON_SEND, 0));
+	ROW(dipc_mem_get, DIPC_EINVAL, "the memory handle of a message sent by transfer",
+	    dipc_mem_get(mm, &ptr, &sz));
+	ROW(dipc_mem_free, DIPC_EINVAL, "the memory handle of a message sent by transfer",
+	    dipc_mem_free(mm));
+	ROW(dipc_msg_destroy, 0, "a message sent by transfer (it has no memory now)",
+	    dipc_msg_destroy(msg, 1));
+	/* The receiver's message owns what came in the allocation. */
+	dipc_msg_create_empty(&g);
+	ROW(dipc_recvh_recv, 0, "the transferred message", dipc_recvh_recv(rh, g, 0));
+	dipc_msg_mem(g, &mm);
+	ROW(dipc_mem_free, DIPC_EINVAL, "the memory handle of a received message", dipc_mem_free(mm));
+	ROW(dipc_mem_detach, DIPC_EINVAL, "the memory handle of a received message",
+	    dipc_mem_detach(mm));
+	ROW(dipc_msg_destroy, 0, "the received message, freeing its memory", dipc_msg_destroy(g, 1));
+	ROW(dipc_mem_get, DIPC_EINVAL, "the memory handle of a destroyed received message",
+	    dipc_mem_get(mm, &ptr, &sz));
+
+	/* Messages destroyed, then sent or received into. */
+	dipc_msg *dst = NULL;
+	dipc_msg_create_alloc(sp, 64, &msg);
+	dipc_msg_create_alloc(sp, 64, &dst);
+	dipc_msg_destroy(msg, 1);
+	dipc_msg_create_alloc(sp, 64, &g);
+	ROW(dipc_sendh_send, DIPC_EINVAL, "a destroyed message",
+	    dipc_sendh_send(sh, msg, NULL, DIPC_COPY_ON_SEND, 0));
+	ROW(dipc_sendh_send, DIPC_EINVAL, "a destroyed message, by transfer",
+	    dipc_sendh_send(sh, msg, NULL, DIPC_TRANSFER_ON_SEND, 0));
+	dipc_msg_destroy(dst, 1);
+	ROW(dipc_sendh_send, DIPC_EINVAL, "into a destroyed destination message",
+	    dipc_sendh_send(sh, g, dst, DIPC_COPY_ON_SEND, 0));
+	ROW(dipc_recvh_recv, DIPC_EINVAL, "into a destroyed message", dipc_recvh_recv(rh, msg, 0));
+	ROW(dipc_channel_count, 0, "no refused send left a message", dipc_channel_count(ch));
+	dipc_msg_destroy(g, 1);
+
+	/* Send and receive handles destroyed, then used. */
+	ROW(dipc_sendh_destroy, 0, "an open handle", dipc_sendh_destroy(sh));
+	ROW(dipc_sendh_destroy, DIPC_EINVAL, "the same handle again", dipc_sendh_destroy(sh));
+	ROW(dipc_sendh_open, DIPC_EINVAL, "a destroyed handle", dipc_sendh_open(sh));
+	ROW(dipc_sendh_close, DIPC_EINVAL, "a destroyed handle", dipc_sendh_close(sh));
+	ROW(dipc_sendh_send_bytes, DIPC_EINVAL, "a destroyed handle",
+	    dipc_sendh_send_bytes(sh, "x", 1, 0));
+	dipc_msg_create_alloc(sp, 64, &g);
+	ROW(dipc_sendh_send, DIPC_EINVAL, "a destroyed handle",
+	    dipc_sendh_send(sh, g, NULL, DIPC_COPY_ON_SEND, 0));
+	ROW(dipc_recvh_destroy, 0, "an open handle", dipc_recvh_destroy(rh));
+	ROW(dipc_recvh_destroy, DIPC_EINVAL, "the same handle again", dipc_recvh_destroy(rh));
+	ROW(dipc_recvh_open, DIPC_EINVAL, "a destroyed handle", dipc_recvh_open(rh));
+	ROW(dipc_recvh_close, DIPC_EINVAL, "a destroyed handle", dipc_recvh_close(rh));
+	ROW(dipc_recvh_recv_bytes, DIPC_EINVAL, "a destroyed handle",
+	    dipc_recvh_recv_bytes(rh, buf, sizeof(buf), &sz, 0));
+	ROW(dipc_recvh_recv, DIPC_EINVAL, "a destroyed handle", dipc_recvh_recv(rh, g, 0));
+	dipc_msg_destroy(g, 1);
+
+	/* Channels detached or destroyed, then used. */
+	int cl = dipc_channel_serialize(ch, cd, sizeof(cd));
+	dipc_channel *c2 = NULL;
+	dipc_channel_attach(cd, (size_t)cl, sp, &c2);
+	ROW(dipc_channel_detach, 0, "a second handle", dipc_channel_detach(c2));
+	ROW(dipc_channel_detach, DIPC_EINVAL, "the same handle again", dipc_channel_detach(c2));
+	ROW(dipc_channel_destroy, DIPC_EINVAL, "a detached handle", dipc_channel_destroy(c2));
+	ROW(dipc_channel_serialize, DIPC_EINVAL, "a detached handle",
+	    dipc_channel_serialize(c2, cd, sizeof(cd)));
+	ROW(dipc_channel_count, DIPC_EINVAL, "a detached handle", dipc_channel_count(c2));
+	ROW(dipc_channel_capacity, DIPC_EINVAL, "a detached handle", dipc_channel_capacity(c2));
+	ROW(dipc_channel_block_size, DIPC_EINVAL, "a detached handle", dipc_channel_block_size(c2));
+	ROW(dipc_channel_cuid, DIPC_EINVAL, "a detached handle", dipc_channel_cuid(c2, &cuid));
+	ROW(dipc_channel_pool, DIPC_EINVAL, "a detached handle",
+	    dipc_channel_pool(c2, &(dipc_pool *){ NULL }));
+	ROW(dipc_channel_poll, DIPC_EINVAL, "a detached handle",
+	    dipc_channel_poll(c2, DIPC_POLL_READABLE, 0));
+	ROW(dipc_sendh_create, DIPC_EINVAL, "on a detached channel handle",
+	    chk_dipc_sendh_create(c2, NULL));
+	ROW(dipc_recvh_create, DIPC_EINVAL, "on a detached channel handle",
+	    chk_dipc_recvh_create(c2, NULL));
+	ROW(dipc_channel_attach, 0, "the channel lives on after a handle detached",
+	    chk_dipc_channel_attach(cd, (size_t)cl, sp));
+	/* A channel attached with its own pool takes that pool with it. */
+	dipc_pool *own = NULL;
+	dipc_channel_attach(cd, (size_t)cl, NULL, &c2);
+	dipc_channel_pool(c2, &own);
+	ROW(dipc_channel_detach, 0, "a handle attached with its own pool", dipc_channel_detach(c2));
+	ROW(dipc_pool_stats, DIPC_EINVAL, "the own pool of a channel handle detached since",
+	    dipc_pool_stats(own, &(struct dipc_pool_stats){ 0 }));
+	ROW(dipc_pool_detach, DIPC_EINVAL, "the own pool of a channel handle detached since",
+	    dipc_pool_detach(own));
+	ROW(dipc_channel_destroy, 0, "the last handle", dipc_channel_destroy(ch));
+	ROW(dipc_channel_destroy, DIPC_EINVAL, "the same handle again", dipc_channel_destroy(ch));
+	ROW(dipc_channel_detach, DIPC_EINVAL, "a handle already destroyed", dipc_channel_detach(ch));
+	ROW(dipc_channel_count, DIPC_EINVAL, "a handle already destroyed", dipc_channel_count(ch));
+
+	/* A second pool handle detached, then used; its memory and channel
+	 * handles are on a detached pool. */
+	dipc_pool *z = NULL;
+	dipc_mem *zm = NULL, *za = NULL;
+	dipc_channel *zc = NULL;
+	dipc_sendh *zs = NULL;
+	dipc_recvh *zr = NULL;
+	dipc_msg *zmsg = NULL;
+	if (dipc_pool_attach(pd, (size_t)pl, &z) || dipc_pool_alloc(z, 200, &zm) ||
+	    dipc_channel_create(z, 6, NULL, &zc) || dipc_sendh_create(zc, NULL, &zs) ||
+	    dipc_sendh_open(zs) || dipc_recvh_create(zc, NULL, &zr) || dipc_recvh_open(zr) ||
+	    dipc_msg_create_alloc(z, 32, &zmsg))
+		stop("cannot set up the pool handle to detach");
+	dipc_mem_clone(zm, 0, 100, &za);
+	int zml = dipc_mem_serialize(zm, md, sizeof(md));
+	ROW(dipc_pool_detach, 0, "a second handle with memory and a channel on it",
+	    dipc_pool_detach(z));
+	ROW(dipc_pool_detach, DIPC_EINVAL, "the same handle again", dipc_pool_detach(z));
+	ROW(dipc_pool_destroy, DIPC_EINVAL, "a detached handle", dipc_pool_destroy(z));
+	ROW(dipc_pool_attach_name, 0, "the pool survived the refused destroy",
+	    chk_dipc_pool_attach_name(t_name("stale")));
+	struct dipc_pool_stats st;
+	ROW(dipc_pool_stats, DIPC_EINVAL, "a detached handle", dipc_pool_stats(z, &st));
+	ROW(dipc_pool_serialize, DIPC_EINVAL, "a detached handle", dipc_pool_serialize(z, pd, sizeof(pd)));
+	ROW(dipc_pool_alloc, DIPC_EINVAL, "a detached handle", chk_dipc_pool_alloc(z, 64));
+	ROW(dipc_pool_alloc_wait, DIPC_EINVAL, "a detached handle",
+	    chk_dipc_pool_alloc_wait(z, 64, DIPC_WAIT_FOREVER));
+	ROW(dipc_pool_reclaim, DIPC_EINVAL, "a detached handle", dipc_pool_reclaim(z));
+	ROW(dipc_mem_attach, DIPC_EINVAL, "into a detached pool handle",
+	    chk_dipc_mem_attach(z, md, (size_t)zml));
+	ROW(dipc_channel_create, DIPC_EINVAL, "in a detached pool handle",
+	    chk_dipc_channel_create(z, 7, NULL));
+	ROW(dipc_channel_attach, DIPC_EINVAL, "into a detached pool handle",
+	    chk_dipc_channel_attach(cd, (size_t)cl, z));
+	ROW(dipc_msg_create_alloc, DIPC_EINVAL, "in a detached pool handle",
+	    chk_dipc_msg_create_alloc(z, 64));
+	ROW(dipc_mem_get, DIPC_EINVAL, "memory of a detached pool handle", dipc_mem_get(zm, &ptr, &sz));
+	ROW(dipc_mem_serialize, DIPC_EINVAL, "memory of a detached pool handle",
+	    dipc_mem_serialize(zm, md, sizeof(md)));
+	ROW(dipc_mem_clone, DIPC_EINVAL, "memory of a detached pool handle",
+	    chk_dipc_mem_clone(zm, 0, 1));
+	ROW(dipc_msg_create_from_mem, DIPC_EINVAL, "memory of a detached pool handle",
+	    dipc_msg_create_from_mem(za, &g));
+	ROW(dipc_msg_get, DIPC_EINVAL, "a message in a detached pool handle",
+	    dipc_msg_get(zmsg, &ptr, &sz));
+	ROW(dipc_msg_mem, DIPC_EINVAL, "a message in a detached pool handle", dipc_msg_mem(zmsg, &mm));
+	ROW(dipc_mem_free, DIPC_EDESTROYED, "memory of a detached pool handle (the handle is freed)",
+	    dipc_mem_free(zm));
+	ROW(dipc_mem_free, DIPC_EINVAL, "and again", dipc_mem_free(zm));
+	ROW(dipc_mem_detach, 0, "a clone on a detached pool handle", dipc_mem_detach(za));
+	ROW(dipc_mem_detach, DIPC_EINVAL, "and again", dipc_mem_detach(za));
+	ROW(dipc_msg_destroy, DIPC_EDESTROYED, "a message in a detached pool handle, free_mem 1",
+	    dipc_msg_destroy(zmsg, 1));
+	ROW(dipc_msg_destroy, DIPC_EINVAL, "and again", dipc_msg_destroy(zmsg, 1));
+	ROW(dipc_channel_count, DIPC_EINVAL, "a channel of a detached pool handle",
+	    dipc_channel_count(zc));
+	ROW(dipc_channel_poll, DIPC_EINVAL, "a channel of a detached pool handle",
+	    dipc_channel_poll(zc, DIPC_POLL_WRITABLE, DIPC_WAIT_FOREVER));
+	ROW(dipc_channel_destroy, DIPC_EINVAL, "a channel of a detached pool handle",
+	    dipc_channel_destroy(zc));
+	ROW(dipc_sendh_open, DIPC_EINVAL, "on a channel of a detached pool handle", dipc_sendh_open(zs));
+	ROW(dipc_sendh_send_bytes, DIPC_EINVAL, "on a channel of a detached pool handle",
+	    dipc_sendh_send_bytes(zs, "x", 1, DIPC_WAIT_FOREVER));
+	dipc_msg_create_alloc(sp, 64, &g);
+	ROW(dipc_sendh_send, DIPC_EINVAL, "on a channel of a detached pool handle",
+	    dipc_sendh_send(zs, g, NULL, DIPC_COPY_ON_SEND, DIPC_WAIT_FOREVER));
+	ROW(dipc_recvh_open, DIPC_EINVAL, "on a channel of a detached pool handle", dipc_recvh_open(zr));
+	ROW(dipc_recvh_recv_bytes, DIPC_EINVAL, "on a channel of a detached pool handle",
+	    dipc_recvh_recv_bytes(zr, buf, sizeof(buf), &sz, DIPC_WAIT_FOREVER));
+	ROW(dipc_recvh_recv, DIPC_EINVAL, "on a channel of a detached pool handle",
+	    dipc_recvh_recv(zr, g, DIPC_WAIT_FOREVER));
+	dipc_msg_destroy(g, 1);
+	ROW(dipc_sendh_close, 0, "on a channel of a detached pool handle", dipc_sendh_close(zs));
+	ROW(dipc_sendh_destroy, 0, "on a channel of a detached pool handle", dipc_sendh_destroy(zs));
+	ROW(dipc_recvh_destroy, 0, "on a channel of a detached pool handle", dipc_recvh_destroy(zr));
+	ROW(dipc_channel_detach, 0, "a channel of a detached pool handle", dipc_channel_detach(zc));
+
+	/* A pool handle destroyed, then used. */
+	dipc_pool *gone = NULL;
+	tc_pool_new("gone2", 0x100000, &gone);
+	if (!gone)
+		stop("cannot create the pool to destroy");
+	untrack(gone);
+	ROW(dipc_pool_destroy, 0, "a live pool", dipc_pool_destroy(gone));
+	ROW(dipc_pool_destroy, DIPC_EINVAL, "the same handle again", dipc_pool_destroy(gone));
+	ROW(dipc_pool_detach, DIPC_EINVAL, "a destroyed handle", dipc_pool_detach(gone));
+	ROW(dipc_pool_stats, DIPC_EINVAL, "a destroyed handle", dipc_pool_stats(gone, &st));
+	ROW(dipc_pool_alloc, DIPC_EINVAL, "a destroyed handle", chk_dipc_pool_alloc(gone, 64));
+
+	/* What is left in the pool: the channel zc made (never destroyed),
+	 * the allocations of zm and zmsg (their pool handle was detached
+	 * first: the memory stays in the pool, as dipc_mem_free(3) says).
+	 * Nothing else: every refused call left the pool as it was. */
+	dipc_pool_stats(sp, &st);
+	ok(st.nallocs == 3 && st.nchannels == 1,
+	   "stale handles: only what was left on purpose is in the pool "
+	   "(%" PRIu64 " allocations, %" PRIu64 " channels)", st.nallocs, st.nchannels);
+	tc_pool_del(sp);
+}
+
 /* ---- streams ------------------------------------------------------------------ */
 
 struct cbstate {
@@ -1107,6 +1414,36 @@ static void rows_stream(void)
 	ROW(dipc_stream_unlisten, DIPC_ENOTOPEN, "a handle closed by cleanup", dipc_stream_unlisten(r));
 	ROW(dipc_stream_close, 0, "a handle closed by cleanup (frees it)", dipc_stream_close(r));
 	ROW(dipc_stream_close, 0, "the other", dipc_stream_close(w));
+	/* Used again after dipc_stream_close freed them (stale handles, see
+	 * rows_stale): each call says the handle is not open. */
+	ROW(dipc_stream_close, DIPC_ENOTOPEN, "a handle closed after cleanup, closed again",
+	    dipc_stream_close(r));
+	ROW(dipc_stream_write, DIPC_ENOTOPEN, "a handle freed by close after cleanup",
+	    dipc_stream_write(w, "x", 1, 0));
+	ROW(dipc_stream_status, DIPC_ENOTOPEN, "a handle freed by close after cleanup",
+	    dipc_stream_status(r, line, sizeof(line)));
+	if (dipc_stream_open(name, DIPC_STREAM_READ, 64, 0, &r) ||
+	    dipc_stream_open(name, DIPC_STREAM_WRITE, 64, 0, &w))
+		stop("cannot open the test stream again");
+	ROW(dipc_stream_write, 1, "a stream opened anew", dipc_stream_write(w, "y", 1, 0));
+	ROW(dipc_stream_close, 0, "the reader, with a byte unread", dipc_stream_close(r));
+	ROW(dipc_stream_close, DIPC_ENOTOPEN, "the reader again (double close)", dipc_stream_close(r));
+	ROW(dipc_stream_read, DIPC_ENOTOPEN, "a closed reader", dipc_stream_read(r, buf, 1, 0));
+	ROW(dipc_stream_read, DIPC_ENOTOPEN, "a closed reader, timeout INT64_MAX",
+	    dipc_stream_read(r, buf, 1, INT64_MAX));
+	ROW(dipc_stream_listen, DIPC_ENOTOPEN, "a closed reader", dipc_stream_listen(r, cb_bad_calls, &cs));
+	ROW(dipc_stream_unlisten, DIPC_ENOTOPEN, "a closed reader", dipc_stream_unlisten(r));
+	ROW(dipc_stream_status, DIPC_ENOTOPEN, "a closed reader", dipc_stream_status(r, line, sizeof(line)));
+	ROW(dipc_stream_print_status, DIPC_ENOTOPEN, "a closed reader",
+	    dipc_stream_print_status(r, stdout));
+	ROW(dipc_stream_close, 0, "the writer", dipc_stream_close(w));
+	ROW(dipc_stream_close, DIPC_ENOTOPEN, "the writer again (double close)", dipc_stream_close(w));
+	ROW(dipc_stream_write, DIPC_ENOTOPEN, "a closed writer", dipc_stream_write(w, "x", 1, 0));
+	ROW(dipc_stream_write, DIPC_ENOTOPEN, "a closed writer, timeout INT64_MAX",
+	    dipc_stream_write(w, "x", 1, INT64_MAX));
+	ROW(dipc_stream_status, DIPC_ENOTOPEN, "a closed writer", dipc_stream_status(w, NULL, 0));
+	ROW(dipc_stream_unlink, DIPC_ENOENT, "both sides closed: the name is gone",
+	    dipc_stream_unlink(name));
 	ROW(dipc_stream_print_status, DIPC_EINVAL, "NULL stream and NULL file",
 	    dipc_stream_print_status(NULL, NULL));
 
@@ -1225,6 +1562,7 @@ int main(int argc, char **argv)
 	rows_mem(&f);
 	rows_channel(&f);
 	rows_handles(&f);
+	rows_stale();
 	fx_teardown(&f);
 	rows_stream();
 	check_coverage();
