@@ -109,7 +109,10 @@ pool="$tag-race"; stream="$tag-srace"
 start 3 make "$pool" "$stream" "$tmp"
 read -r line <&3
 maker=$bg
+# A sanitizer's runtime must come first among preloaded libraries.
+san_lib=$(ldd "$dipc" 2>/dev/null | awk '/lib[at]san\.so/ { print $3; exit }')
 if [ -r "$shim" ]; then
+	shim="${san_lib:+$san_lib }$shim"
 	LD_PRELOAD="$shim" DIPC_TEST_TRUNCATE="/dev/shm/dipc.p.$pool:4096" \
 		"$dipc" status "pool:$pool" >"$tmp/st" 2>"$tmp/err"
 	rc=$?

@@ -102,8 +102,12 @@ static int make(char **argv)
 		goto fail;
 	printf("ready\n");
 	fflush(stdout);
-	/* The segment may have been truncated under us: touch nothing. */
+	/* The segment may have been truncated under us: touch nothing of
+	 * it; letting go of the handles only unmaps. */
 	wait_for(SIGTERM);
+	dipc_sendh_destroy(s);
+	dipc_channel_detach(c);
+	dipc_pool_detach(p);
 	return 0;
 fail:
 	fprintf(stderr, "truncate_helper make: %s\n", dipc_strerror(rc));
@@ -121,6 +125,8 @@ static int attach(char **argv)
 	n = get_file(argv[1], "chan.desc", d, sizeof(d));
 	int chan = dipc_channel_attach(d, n, NULL, &c);
 	printf("name=%d desc=%d chan=%d\n", byname, bydesc, chan);
+	if (!chan)
+		dipc_channel_detach(c);
 	return 0;
 }
 
@@ -145,13 +151,13 @@ static int user(char **argv)
 	printf("ready\n");
 	fflush(stdout);
 	wait_for(SIGUSR1);
-	dipc_mem *m;
+	dipc_mem *m = NULL;
 	if (strcmp(argv[1], "touch") == 0) {
 		rc = dipc_pool_alloc(p, 64, &m);
 	} else {
 		/* Life goes on: a pool of its own works as ever. */
 		char name[64];
-		dipc_pool *q;
+		dipc_pool *q = NULL;
 		snprintf(name, sizeof(name), "%s-own", argv[0]);
 		rc = dipc_pool_create(name, 1 << 16, NULL, &q);
 		if (!rc)
@@ -162,6 +168,7 @@ static int user(char **argv)
 			dipc_pool_destroy(q);
 	}
 	printf("done %d\n", rc);
+	dipc_pool_detach(p);
 	return 0;
 }
 
