@@ -188,9 +188,11 @@ struct dipc_plock {
 	struct dipc_waiters waiters;
 };
 /* deadline: absolute (dipc_deadline), UINT64_MAX for none.  spin_only:
- * never sleep, give up when the holder is stopped or asleep, or at the
- * deadline, with DIPC_EBUSY (try once); otherwise sleep in naps and give
- * up at the deadline with DIPC_ETIMEDOUT.  Returns 0, or 1 if the lock was
+ * never sleep on the lock; give up with DIPC_EBUSY when the holder is
+ * stopped or asleep, when one holder has kept it until the deadline, or
+ * (the lock passing between holders) after ten times that (try once);
+ * otherwise sleep in naps and give up at the deadline with
+ * DIPC_ETIMEDOUT.  Returns 0, or 1 if the lock was
  * taken from a dead owner. */
 int dipc_plock_acquire(const struct dipc_os_shm *seg, struct dipc_plock *l, uint64_t deadline,
 		       bool spin_only);

@@ -13,12 +13,15 @@
  * debugger or a freezer, or a live id written into the word by a hostile
  * process - cannot be taken over.  The rule: every acquisition carries the
  * caller's deadline, and a try-once caller never sleeps on the lock.  It
- * spins, then naps for a few microseconds at a time while the holder is
- * getting on (running, or ready to run: a holder preempted inside its few
- * microseconds of work), at most until its deadline; a holder found
- * stopped, or asleep by choice, ends it at once with DIPC_EBUSY.  A bounded caller sleeps in naps and gives up at its
- * deadline with DIPC_ETIMEDOUT.  What a sleeper records (its entry in the
- * waiter set) is struck off by others if it dies asleep (waiters.c).
+ * spins while the lock passes between holders, and naps for a few
+ * microseconds at a time while one holder keeps it but is getting on
+ * (running, or ready to run: a holder preempted inside its few
+ * microseconds of work); a holder found stopped, or asleep by choice, ends
+ * it at once with DIPC_EBUSY, and so does one holder keeping the lock for
+ * DIPC_LOCK_PATIENCE_NS, or the lock never coming free in ten times that.
+ * A bounded caller sleeps in naps and gives up at its deadline with
+ * DIPC_ETIMEDOUT.  What a sleeper records (its entry in the waiter set) is
+ * struck off by others if it dies asleep (waiters.c).
  *
  * Threads of one process share an id; that is fine, a process never finds
  * itself dead.
@@ -42,12 +45,13 @@ static int take_from_dead(struct dipc_plock *l, uint32_t cur, uint32_t me)
  * gets it on a release); only a holder that keeps the lock past a few
  * microseconds is looked at: dead, it is taken over; stopped or asleep by
  * choice, we give up; still getting on (preempted, most likely), we nap so
- * that it may have our processor.  The deadline bounds the whole. */
-static int acquire_trying(struct dipc_plock *l, uint64_t deadline)
+ * that it may have our processor.  One holder may keep us until
+ * hold_limit; the lock passing between holders, until the deadline. */
+static int acquire_trying(struct dipc_plock *l, uint64_t hold_limit, uint64_t deadline)
 {
 	uint32_t me = dipc_os_pid();
 	uint32_t seen = 0;           /* the holder we are timing */
-	uint64_t look_at = 0;
+	uint64_t look_at = 0, since = 0;
 	for (unsigned spin = 0;; spin++) {
 		uint32_t cur = 0;
 		if (atomic_compare_exchange_weak_explicit(&l->owner, &cur, me,
@@ -67,6 +71,7 @@ static int acquire_trying(struct dipc_plock *l, uint64_t deadline)
 		if (cur != seen) {
 			/* Another holder: the lock moves; time this one. */
 			seen = cur;
+			since = now;
 			look_at = now + DIPC_TRY_SPIN_NS;
 			continue;
 		}
@@ -77,7 +82,8 @@ static int acquire_trying(struct dipc_plock *l, uint64_t deadline)
 		/* The same holder for a while: is it dead, stopped, or slow? */
 		if (take_from_dead(l, cur, me))
 			return 1;
-		if (cur != me && dipc_os_pid_state(cur) != DIPC_PID_RUNS)
+		if (now - since >= hold_limit ||
+		    (cur != me && dipc_os_pid_state(cur) != DIPC_PID_RUNS))
 			return DIPC_EBUSY;
 		dipc_os_sleep_ns(DIPC_TRY_SPIN_NS);
 		look_at = dipc_os_now_ns() + DIPC_TRY_SPIN_NS;
@@ -87,8 +93,12 @@ static int acquire_trying(struct dipc_plock *l, uint64_t deadline)
 int dipc_plock_acquire(const struct dipc_os_shm *seg, struct dipc_plock *l, uint64_t deadline,
 		       bool spin_only)
 {
-	if (spin_only)
-		return acquire_trying(l, deadline);
+	if (spin_only) {
+		/* deadline is the limit for one holder; ten of those for all. */
+		uint64_t now = dipc_os_now_ns();
+		uint64_t hold = deadline > now ? deadline - now : 0;
+		return acquire_trying(l, hold, now + 10 * hold);
+	}
 	uint32_t me = dipc_os_pid();
 	for (int spin = 0;; spin++) {
 		uint32_t cur = 0;
