@@ -441,7 +441,7 @@ struct chan_geom {
 static int chan_wrap(dipc_pool *pool, bool own, uint64_t off, const struct chan_geom *g,
 		     dipc_channel **out)
 {
-	dipc_channel *ch = calloc(1, sizeof(*ch));
+	dipc_channel *ch = dipc_handle_new(sizeof(*ch));
 	if (!ch)
 		return DIPC_ENOMEM;
 	atomic_store_explicit(&ch->magic, DIPC_MAGIC_CHANNEL, memory_order_relaxed);
@@ -960,7 +960,7 @@ int dipc_##kind##_create(dipc_channel *ch, const struct dipc_handle_attr *attr, 
 	} \
 	if (!chan_ok(ch) || handle_attr_check(attr)) \
 		return DIPC_EINVAL; \
-	dipc_##kind *h = calloc(1, sizeof(*h)); \
+	dipc_##kind *h = dipc_handle_new(sizeof(*h)); \
 	if (!h) \
 		return DIPC_ENOMEM; \
 	atomic_store_explicit(&h->magic, MAGIC, memory_order_relaxed); \

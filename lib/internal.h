@@ -110,7 +110,10 @@ static inline bool dipc_timeout_valid(int64_t t)
 /* Is h a live handle of this kind?  (h may be NULL.) */
 #define DIPC_LIVE(h, kind) \
 	((h) != NULL && atomic_load_explicit(&(h)->magic, memory_order_relaxed) == (kind))
-/* Clear h's magic and free it, after a quarantine. */
+/* Zeroed memory for a handle of size bytes; NULL when out of memory. */
+void *dipc_handle_new(size_t size);
+/* Clear h's magic and release it (its memory is reused only after a
+ * quarantine). */
 void dipc_handle_retire(void *h, _Atomic uint32_t *magic);
 
 /* Logging (lib/log.c). */

@@ -8,7 +8,7 @@
 
 static dipc_msg *msg_new(void)
 {
-	dipc_msg *m = calloc(1, sizeof(*m));
+	dipc_msg *m = dipc_handle_new(sizeof(*m));
 	if (m)
 		atomic_store_explicit(&m->magic, DIPC_MAGIC_MSG, memory_order_relaxed);
 	return m;

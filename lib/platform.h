@@ -74,6 +74,10 @@ int dipc_os_pid_state(uint32_t pid);
 /* A number that differs between machines and between boots of one. */
 uint64_t dipc_os_host_id(void);
 
+/* Call prepare before fork(), parent and child after it (POSIX; no-op
+ * where there is no fork). */
+void dipc_os_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
 /* Threads and process-local locks. */
 typedef struct dipc_os_thread dipc_os_thread;
 int dipc_os_thread_start(dipc_os_thread **t, void *(*fn)(void *), void *arg);

@@ -326,7 +326,7 @@ bool pool_claim_owner(dipc_pool *p, uint64_t blk)
 
 int pool_mem_new(dipc_pool *p, uint64_t blk, uint64_t off, uint64_t size, dipc_mem **out)
 {
-	dipc_mem *m = malloc(sizeof(*m));
+	dipc_mem *m = dipc_handle_new(sizeof(*m));
 	if (!m)
 		return DIPC_ENOMEM;
 	atomic_store_explicit(&m->magic, DIPC_MAGIC_MEM, memory_order_relaxed);
@@ -387,7 +387,7 @@ static int validate_hdr(const struct dipc_os_shm *shm, struct pool_geom *g)
 static int pool_wrap(struct dipc_os_shm *shm, const char *name, const struct pool_geom *g,
 		     dipc_pool **out)
 {
-	dipc_pool *p = calloc(1, sizeof(*p));
+	dipc_pool *p = dipc_handle_new(sizeof(*p));
 	if (!p)
 		return DIPC_ENOMEM;
 	atomic_store_explicit(&p->magic, DIPC_MAGIC_POOL, memory_order_relaxed);

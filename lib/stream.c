@@ -265,7 +265,7 @@ int dipc_stream_open(const char *name, int role, size_t size, unsigned perm,
 	if (!(perm & 0777u))
 		perm |= 0600u;
 
-	dipc_stream *s = calloc(1, sizeof(*s));
+	dipc_stream *s = dipc_handle_new(sizeof(*s));
 	if (!s)
 		return DIPC_ENOMEM;
 	int rc = dipc_name_build(DIPC_SEG_STREAM, name, s->seg, sizeof(s->seg));
@@ -333,7 +333,7 @@ int dipc_stream_open(const char *name, int role, size_t size, unsigned perm,
 
 fail:
 	dipc_os_mutex_free(s->lock);
-	free(s);
+	dipc_handle_retire(s, &s->magic);
 	return rc;
 }
 

@@ -212,6 +212,11 @@ int dipc_os_pid_state(uint32_t pid)
 #endif
 }
 
+void dipc_os_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	pthread_atfork(prepare, parent, child);
+}
+
 static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -120,6 +120,13 @@ int dipc_os_pid_state(uint32_t pid)
 	return DIPC_PID_RUNS;
 }
 
+void dipc_os_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	(void)prepare;
+	(void)parent;
+	(void)child;
+}
+
 static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
 {
 	const unsigned char *s = p;
