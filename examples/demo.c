@@ -235,14 +235,18 @@ static int read_descriptors(int fd, char *line, size_t cap)
 	while (got < cap - 1) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		int r = poll(&p, 1, (int)(SLICE / MS));
-		if (r == 0 || (r < 0 && errno == EINTR)) {
+		if (r < 0 && errno != EINTR)
+			return DIPC_ESYS;
+		if (r <= 0) {
 			if ((r = keep_waiting(&waited)) != GO_ON)
 				return r;
 			continue;
 		}
 		ssize_t n = read(fd, line + got, cap - 1 - got);
-		if (n <= 0)
-			return n == 0 || errno != EINTR ? DIPC_ENOENT : GO_ON;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)             /* the parent closed the pipe first */
+			return n == 0 ? DIPC_ENOENT : DIPC_ESYS;
 		got += (size_t)n;
 		line[got] = '\0';
 		if (strchr(line, '\n'))
@@ -254,8 +258,7 @@ static int read_descriptors(int fd, char *line, size_t cap)
 static int child(const char *pool_name, const char *parent, const char *fd_arg)
 {
 	struct child c = { .pool_name = pool_name };
-	char line[4 * DIPC_SERIAL_MAX + 8], req_hex[2 * DIPC_SERIAL_MAX + 1],
-	     rep_hex[2 * DIPC_SERIAL_MAX + 1];
+	char line[4 * DIPC_SERIAL_MAX + 8];
 	unsigned char d[DIPC_SERIAL_MAX];
 	int rc;
 
@@ -263,8 +266,12 @@ static int child(const char *pool_name, const char *parent, const char *fd_arg)
 	catch_signals();
 	if ((rc = read_descriptors(atoi(fd_arg), line, sizeof(line))) != GO_ON)
 		child_leave(&c, "read the descriptors", rc);
-	if (sscanf(line, "%512s %512s", req_hex, rep_hex) != 2)
+	/* "REQUESTS REPLIES\n", each in hex */
+	char *req_hex = line, *rep_hex = strchr(line, ' '), *end = strchr(line, '\n');
+	if (!rep_hex || end < rep_hex)
 		child_leave(&c, "read the descriptors", DIPC_EINVAL);
+	*rep_hex++ = '\0';
+	*end = '\0';
 
 	/* With a NULL pool, attaching a channel attaches its pool too. */
 	int n = unhex(req_hex, d, sizeof(d));
@@ -499,12 +506,17 @@ int main(int argc, char **argv)
 	unsigned char d[DIPC_SERIAL_MAX];
 	char req_hex[2 * DIPC_SERIAL_MAX + 1], rep_hex[2 * DIPC_SERIAL_MAX + 1];
 	char line[sizeof(req_hex) + sizeof(rep_hex) + 2];
-	hex(d, dipc_channel_serialize(p.req, d, sizeof(d)), req_hex);
-	hex(d, dipc_channel_serialize(p.rep, d, sizeof(d)), rep_hex);
-	int n = snprintf(line, sizeof(line), "%s %s\n", req_hex, rep_hex);
+	int n = dipc_channel_serialize(p.req, d, sizeof(d));
+	if (n < 0)
+		parent_leave(&p, "serialize", n);
+	hex(d, n, req_hex);
+	if ((n = dipc_channel_serialize(p.rep, d, sizeof(d))) < 0)
+		parent_leave(&p, "serialize", n);
+	hex(d, n, rep_hex);
+	n = snprintf(line, sizeof(line), "%s %s\n", req_hex, rep_hex);
 	signal(SIGPIPE, SIG_IGN);    /* a dead child: write fails with EPIPE */
 	if (write(fds[1], line, (size_t)n) != n)
-		parent_leave(&p, "hand over the descriptors", PEER_GONE);
+		parent_leave(&p, "hand over the descriptors", peer_alive() ? DIPC_ESYS : PEER_GONE);
 	close(fds[1]);
 
 	printf("libdragonipc %s demo: pool \"%s\" (64 MiB), channels 1 and 2 "
