@@ -6,6 +6,13 @@ set DRAGONIPC_PKGCONFIG to another module name (the build tree's
 ``dragonipc-uninstalled``, with PKG_CONFIG_PATH pointing at the build
 directory) to build against an uninstalled copy.  Without pkg-config or
 the library the build stops with a message saying what to install.
+
+The extension finds the library at run time without LD_LIBRARY_PATH: when
+pkg-config names a library directory that the dynamic loader does not
+search by itself (a prefix such as $HOME/x or /opt/dragonipc), that
+directory is recorded in the extension as its run path.  Builds against
+an uninstalled module (the build tree's, which the Debian package and
+make check use) get none, and DRAGONIPC_RPATH=no turns it off.
 """
 
 import os
@@ -13,6 +20,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 import setuptools
 from setuptools import Extension, setup
@@ -57,7 +65,36 @@ def library_flags():
             flags["libraries"].append(arg[2:])
         else:
             flags["extra_link_args"].append(arg)
+    flags["runtime_library_dirs"] = run_path(flags["library_dirs"])
     return flags
+
+
+def loader_default_dirs():
+    """The directories the dynamic loader searches without being told:
+    /lib and /usr/lib, their lib64 variants and their multiarch
+    subdirectories (Debian's /usr/lib/x86_64-linux-gnu).  Directories
+    that only /etc/ld.so.conf names, such as /usr/local/lib, are not
+    among them: they need ldconfig after every install."""
+    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    dirs = set()
+    for top in ("/lib", "/usr/lib", "/lib64", "/usr/lib64"):
+        dirs.add(os.path.realpath(top))
+        if multiarch:
+            dirs.add(os.path.realpath(os.path.join(top, multiarch)))
+    return dirs
+
+
+def run_path(library_dirs):
+    """The library directories to record as the extension's run path."""
+    if not sys.platform.startswith(("linux", "freebsd", "netbsd", "openbsd")):
+        return []
+    if MODULE.endswith("-uninstalled"):
+        return []
+    if os.environ.get("DRAGONIPC_RPATH", "").lower() in ("no", "0", "false", "off"):
+        return []
+    default = loader_default_dirs()
+    return [d for d in library_dirs
+            if os.path.isabs(d) and os.path.realpath(d) not in default]
 
 
 # Only building needs the library; sdist, egg_info and the like do not.

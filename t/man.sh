@@ -10,6 +10,10 @@
 #  - a Makefile fragment installs every page, and man/man.am names no
 #    missing one;
 #  - dragonipc(7) has a row for every DIPC_E* code of the header;
+#  - every call that takes a timeout words DIPC_EINVAL for it as the
+#    library behaves, which t/man_timeouts asks the library: "timeout_ns
+#    is less than -1 and not DIPC_TIMEOUT_DEFAULT" where -2 is accepted,
+#    "timeout_ns is less than -1" without that exception where it is not;
 #  - every page renders without a single groff warning;
 #  - the example program of dragonipc(7), built by make check from the
 #    page itself, runs to success.
@@ -111,7 +115,22 @@ command -v man >/dev/null 2>&1 && have_man=1
 command -v groff >/dev/null 2>&1 && have_groff=1
 nrender=$((have_man + have_groff))
 
-echo "1..$((napi + npages * (2 + nrender) + 3))"
+# How the library treats DIPC_TIMEOUT_DEFAULT and lower values, a line
+# per function that takes a timeout (built by make check on POSIX).
+probe=$top_builddir/t/man_timeouts
+: >"$tmp/timeouts"
+if [ -x "$probe" ]; then
+	"$probe" >"$tmp/timeouts" 2>"$tmp/probe.err" || {
+		echo "1..1"
+		echo "not ok 1 - t/man_timeouts failed"
+		sed 's/^/#   /' "$tmp/probe.err"
+		exit 1
+	}
+fi
+ntimeouts=$(grep -c . "$tmp/timeouts")
+[ "$ntimeouts" -gt 0 ] || ntimeouts=1    # a single skip
+
+echo "1..$((napi + npages * (2 + nrender) + 3 + ntimeouts))"
 
 # What the Makefile fragments install.
 cat "$top_srcdir"/Makefile.am "$top_srcdir"/*/*.am "$top_srcdir"/*/*/*.am >"$tmp/am" 2>/dev/null
@@ -206,6 +225,43 @@ done
 [ "$ncodes" -gt 0 ] || echo "found no DIPC_E* code in the header" >>"$tmp/why"
 [ ! -s "$tmp/why" ]
 ok $? "dragonipc(7) explains all $ncodes DIPC_E* codes" "$tmp/why"
+
+# The DIPC_EINVAL wording for timeouts, against the library's answers.
+# A page's ERRORS section as plain text on one line.
+errors_text() {
+	sed -n '/^\.SH ERRORS/,/^\.SH /p' "$1" | sed -e '/^\.SH/d' \
+		-e 's/^\.[A-Z][A-Z]* *//' -e 's/"//g' -e 's/\\f[BIRP]//g' \
+		-e 's/\\-/-/g' -e 's/\\&//g' | tr '\n' ' ' | tr -s ' '
+}
+if [ ! -s "$tmp/timeouts" ]; then
+	n=$((n + 1))
+	echo "ok $n # SKIP t/man_timeouts is not built (make check builds it on POSIX systems)"
+fi
+while read -r f def below; do
+	page=$mandir/$f.3
+	tgt=$(so_target "$page")
+	[ -n "$tgt" ] && page=$mandir/${tgt##*/}
+	text=$(errors_text "$page")
+	accepts="timeout_ns is less than -1 and not DIPC_TIMEOUT_DEFAULT"
+	refuses="timeout_ns is less than -1"
+	: >"$tmp/why"
+	if [ "$below" != refused ]; then
+		echo "$f accepts a timeout below -2; no page can say so" >>"$tmp/why"
+	elif [ "$def" = accepted ]; then
+		case $text in
+		*"$accepts"*) ;;
+		*) echo "$f accepts DIPC_TIMEOUT_DEFAULT: its ERRORS must say \"$accepts\"" >>"$tmp/why" ;;
+		esac
+	else
+		case $text in
+		*"$accepts"*) echo "$f refuses DIPC_TIMEOUT_DEFAULT, but its ERRORS say \"$accepts\"" >>"$tmp/why" ;;
+		*"$refuses"*) ;;
+		*) echo "$f refuses DIPC_TIMEOUT_DEFAULT: its ERRORS must say \"$refuses\"" >>"$tmp/why" ;;
+		esac
+	fi
+	[ ! -s "$tmp/why" ]
+	ok $? "man/${page##*/}: DIPC_EINVAL for the timeout of $f as the library does (DIPC_TIMEOUT_DEFAULT $def)" "$tmp/why"
+done <"$tmp/timeouts"
 
 # Rendering.  A .so line is resolved against the parent of its manN
 # directory, so give the renderers one whose man1, man3 and man7 are man/.
