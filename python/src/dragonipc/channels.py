@@ -487,15 +487,16 @@ class Channel(_dragonipc.Channel):
                 ch = cls(pool, cuid, block_size=block_size, capacity=capacity)
             except ChannelExistsError:
                 continue
-            _process_local.append(ch)
+            _keep_process_local(ch)
             return ch
         raise ChannelError("could not find a free channel id")
 
     def destroy_process_local(self, timeout=None):
         """Destroy a channel made by make_process_local()."""
         _check_timeout(timeout, "destroy_process_local")
-        if self in _process_local:
-            _process_local.remove(self)
+        for entry in list(_process_local):
+            if entry[1] is self:
+                _process_local.remove(entry)
         self.destroy()
 
     def destroy(self):
@@ -678,13 +679,33 @@ def _unpickle_channel(ser, pool_ser=None):
     return Channel.attach(ser, pool)
 
 
-@atexit.register
+def _keep_process_local(ch):
+    # Destroyed when this process exits: at interpreter exit (atexit) and
+    # at the end of a multiprocessing child (which skips atexit).  Each
+    # entry carries its process id, so that a forked child, which inherits
+    # the list and the hooks, never destroys its parent's channels.
+    global _hooked_pid
+    pid = os.getpid()
+    if _hooked_pid != pid:
+        _hooked_pid = pid
+        atexit.register(_destroy_process_local)
+        from multiprocessing import util
+        util.Finalize(None, _destroy_process_local, exitpriority=10)
+    _process_local.append((pid, ch))
+
+
+_hooked_pid = None
+
+
 def _destroy_process_local():
-    while _process_local:
-        ch = _process_local.pop()
+    pid = os.getpid()
+    for entry in list(_process_local):
+        _process_local.remove(entry)
+        if entry[0] != pid:
+            continue
         try:
-            if ch.is_attached:
-                ch.destroy()
+            if entry[1].is_attached:
+                entry[1].destroy()
         except Exception:
             pass
 
