@@ -537,12 +537,13 @@ PyTypeObject Dipy_SendHType = {
 	.tp_name = "dragonipc.channels.ChannelSendH",
 	.tp_basicsize = sizeof(SendHObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "ChannelSendH(ch, return_mode=None, wait_mode=ADAPTIVE_WAIT, timeout=None)\n\n"
+	.tp_doc = "ChannelSendH(ch, return_mode=WHEN_BUFFERED, wait_mode=ADAPTIVE_WAIT, timeout=None)\n\n"
 		  "A handle for sending into a channel; Channel.sendh() makes one.  It is\n"
 		  "returned unopened: call open() or use it in a with statement.\n"
-		  "wait_mode says how blocked sends wait; timeout is the default timeout\n"
-		  "in seconds (None: block forever).  return_mode is accepted for\n"
-		  "compatibility and ignored.",
+		  "wait_mode (a dragonipc.dtypes.WaitMode) says how blocked sends wait;\n"
+		  "timeout is the default timeout in seconds (None: block forever).\n"
+		  "return_mode (a dtypes.ReturnWhen) is checked: every send returns once\n"
+		  "the message is in the channel (see dragonipc.dtypes).",
 	.tp_new = PyType_GenericNew,
 	.tp_init = (initproc)sendh_init,
 	.tp_dealloc = (destructor)sendh_dealloc,
@@ -847,13 +848,14 @@ PyTypeObject Dipy_RecvHType = {
 	.tp_name = "dragonipc.channels.ChannelRecvH",
 	.tp_basicsize = sizeof(RecvHObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "ChannelRecvH(ch, notification_type=None, signal=None, wait_mode=ADAPTIVE_WAIT,\n"
+	.tp_doc = "ChannelRecvH(ch, notification_type=RECV_SYNC_MANUAL, signal=None, wait_mode=ADAPTIVE_WAIT,\n"
 		  "            timeout=None)\n\n"
 		  "A handle for receiving from a channel; Channel.recvh() makes one.  It is\n"
 		  "returned unopened: call open() or use it in a with statement.\n"
-		  "wait_mode says how blocked receives wait; timeout is the default\n"
-		  "timeout in seconds (None: block forever).  notification_type and signal\n"
-		  "are accepted for compatibility and ignored.",
+		  "wait_mode (a dragonipc.dtypes.WaitMode) says how blocked receives wait;\n"
+		  "timeout is the default timeout in seconds (None: block forever).\n"
+		  "notification_type (a dtypes.RecvNotifType) and signal (an int) are\n"
+		  "checked and, as in Dragon, not acted on.",
 	.tp_new = PyType_GenericNew,
 	.tp_init = (initproc)recvh_init,
 	.tp_dealloc = (destructor)recvh_dealloc,
