@@ -278,6 +278,10 @@ _process_local = []
 
 
 def _remember_detached(ch, ser):
+    if len(_detached) >= 256:
+        # Forget channels whose detached objects are all gone.
+        for key in [k for k, objs in _detached.items() if not objs]:
+            del _detached[key]
     _detached.setdefault(ser, weakref.WeakSet()).add(ch)
 
 
