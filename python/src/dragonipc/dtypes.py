@@ -51,12 +51,8 @@ ADAPTIVE_WAIT = WaitMode.ADAPTIVE_WAIT
 #: The wait mode handles use unless told otherwise.
 DEFAULT_WAIT_MODE = ADAPTIVE_WAIT
 
-# How the compiled core numbers the same modes.
-_TO_CORE = {
-    IDLE_WAIT: _dragonipc.WAIT_IDLE,
-    SPIN_WAIT: _dragonipc.WAIT_SPIN,
-    ADAPTIVE_WAIT: _dragonipc.WAIT_ADAPTIVE,
-}
+# The compiled core numbers the modes otherwise; python/ext/handles.c
+# translates, in one place.
 
 
 class ReturnWhen(enum.IntEnum):
