@@ -43,8 +43,8 @@ ok("DIPC_EFULL" in str(e) and "full" in str(e), "an exception names its library 
 ch = Channel(pool, 1)
 is_((ch.cuid, ch.capacity, ch.block_size), (1, 100, 1024), "default capacity and block size")
 ok(ch.get_pool() is pool and ch.default_alloc_pool is pool, "the channel knows its pool")
-small = Channel(pool, 2, block_size=64, capacity=2)
-is_((small.capacity, small.block_size), (2, 64), "capacity and block_size are taken")
+small = Channel(pool, 2, block_size=256, capacity=2)
+is_((small.capacity, small.block_size), (2, 256), "capacity and block_size are taken")
 c3 = Channel.create(pool, 3, attr={"capacity": 5})
 is_(c3.capacity, 5, "Channel.create takes attributes")
 c3.destroy()
@@ -102,7 +102,7 @@ is_(r.recv_bytes(), big, "a payload larger than the block (102400 bytes) goes th
 s.send_bytes(b"q" * 1024)
 is_(r.recv_bytes(), b"q" * 1024, "a payload of exactly one block goes through")
 roomless = MemoryPool(1, unique("pych-roomless"), 0)
-rc_ = Channel(roomless, 1, capacity=2, block_size=64)
+rc_ = Channel(roomless, 1, capacity=2, block_size=256)
 with rc_.sendh() as rs:
     e = raises(ChannelSendError, rs.send_bytes, b"x" * (2 << 20),
                name="a payload the pool has no room for raises ChannelSendError")

@@ -146,6 +146,71 @@ static PyObject *chan_attach(ChannelObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+/* Make a detached object usable again: another object of this process
+ * attached the same descriptor (Dragon keys channels by their id, so an
+ * old object comes back to life).  A destroyed object stays destroyed. */
+static PyObject *chan_reattach(ChannelObject *self, PyObject *args)
+{
+	PyObject *pool_obj;
+	Py_buffer ser;
+	if (!PyArg_ParseTuple(args, "y*O:_reattach", &ser, &pool_obj))
+		return NULL;
+	PyObject *result = NULL;
+	if (self->destroyed) {
+		dipy_raise(DIPY_CTX_CHANNEL, DIPC_EDESTROYED, "the channel was destroyed");
+		goto out;
+	}
+	if (self->ch) {
+		/* Not released yet (handles still held it): in use again. */
+		self->closed = 0;
+		result = Py_None;
+		goto out;
+	}
+	PoolObject *pool = dipy_pool_arg(pool_obj, "mem_pool");
+	if (!pool)
+		goto out;
+	dipc_channel *ch;
+	int rc = dipc_channel_attach(ser.buf, (size_t)ser.len, pool->pool, &ch);
+	if (rc < 0) {
+		dipy_raise(DIPY_CTX_CHANNEL, rc, "could not attach to the channel");
+		goto out;
+	}
+	self->closed = 0;
+	chan_adopt(self, ch, pool, self->creator);
+	result = Py_None;
+out:
+	PyBuffer_Release(&ser);
+	Py_XINCREF(result);
+	return result;
+}
+
+/* (cuid, pool descriptor) of a channel descriptor, found by attaching the
+ * channel for a moment through the library (its layout stays its own). */
+static PyObject *chan_describe(PyObject *cls, PyObject *arg)
+{
+	(void)cls;
+	Py_buffer ser;
+	if (PyObject_GetBuffer(arg, &ser, PyBUF_SIMPLE) < 0)
+		return NULL;
+	dipc_channel *ch;
+	int rc = dipc_channel_attach(ser.buf, (size_t)ser.len, NULL, &ch);
+	PyBuffer_Release(&ser);
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not read the channel descriptor");
+	uint64_t cuid = 0;
+	dipc_pool *p;
+	unsigned char buf[DIPC_SERIAL_MAX];
+	int n = dipc_channel_cuid(ch, &cuid);
+	if (n >= 0)
+		n = dipc_channel_pool(ch, &p);
+	if (n >= 0)
+		n = dipc_pool_serialize(p, buf, sizeof(buf));
+	dipc_channel_detach(ch);
+	if (n < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, n, "could not read the channel descriptor");
+	return Py_BuildValue("Ky#", (unsigned long long)cuid, (const char *)buf, (Py_ssize_t)n);
+}
+
 static PyObject *chan_serialize(ChannelObject *self, PyObject *noarg)
 {
 	(void)noarg;
@@ -329,6 +394,11 @@ static PyMethodDef chan_methods[] = {
 	  "_detach()\n\nStop using the channel from this object (internal)." },
 	{ "_destroy", (PyCFunction)chan_destroy, METH_NOARGS,
 	  "_destroy()\n\nRemove the channel from its pool (internal)." },
+	{ "_reattach", (PyCFunction)chan_reattach, METH_VARARGS,
+	  "_reattach(serialized, pool)\n\nMake a detached object usable again (internal)." },
+	{ "_describe", (PyCFunction)chan_describe, METH_O | METH_CLASS,
+	  "_describe(serialized) -> (cuid, pool_descriptor)\n\n"
+	  "What a channel descriptor names, read by attaching for a moment (internal)." },
 	{ "_poll", (PyCFunction)chan_poll, METH_VARARGS,
 	  "_poll(events, timeout=None) -> int\n\nWait for DIPC_POLL_* events; 0 on timeout." },
 	{ "serialize", (PyCFunction)chan_serialize, METH_NOARGS,

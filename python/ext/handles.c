@@ -43,6 +43,9 @@ typedef struct {
 } RecvHObject;
 
 static PyObject *send_sentinel, *recv_sentinel;
+/* Raised on pickling a handle: Dragon raises NotImplementedError, Python
+ * code expects a TypeError of what cannot be pickled; it is both. */
+static PyObject *no_pickle_error;
 
 /* ---- shared pieces -------------------------------------------------------- */
 
@@ -56,14 +59,34 @@ static int handle_shut(void *arg)
 	return *is_open ? 0 : DIPC_ENOTOPEN;
 }
 
+/* Wait modes are numbered as Dragon numbers them (dragonipc.dtypes):
+ * IDLE_WAIT 0, SPIN_WAIT 1, ADAPTIVE_WAIT 2.  The library numbers them
+ * otherwise; this is the one place that translates. */
+#define DRAGON_IDLE_WAIT 0
+#define DRAGON_SPIN_WAIT 1
+#define DRAGON_ADAPTIVE_WAIT 2
+
+static int core_wait_mode(int dragon_mode)
+{
+	switch (dragon_mode) {
+	case DRAGON_IDLE_WAIT:
+		return DIPC_WAIT_IDLE;
+	case DRAGON_SPIN_WAIT:
+		return DIPC_WAIT_SPIN;
+	default:
+		return DIPC_WAIT_ADAPTIVE;
+	}
+}
+
+/* *mode is the Dragon number (kept for the wait_mode attribute). */
 static int parse_handle_args(PyObject *wait_obj, PyObject *timeout_obj, int *mode, int64_t *t)
 {
-	*mode = DIPC_WAIT_ADAPTIVE;
+	*mode = DRAGON_ADAPTIVE_WAIT;
 	if (wait_obj && wait_obj != Py_None) {
 		long long v;
 		if (dipy_int_arg(wait_obj, "wait_mode", LLONG_MIN, LLONG_MAX, &v) < 0)
 			return -1;
-		if (v < DIPC_WAIT_ADAPTIVE || v > DIPC_WAIT_IDLE) {
+		if (v < DRAGON_IDLE_WAIT || v > DRAGON_ADAPTIVE_WAIT) {
 			dipy_value_error(DIPY_CTX_CHANNEL,
 					 "wait_mode must be SPIN_WAIT, IDLE_WAIT or ADAPTIVE_WAIT, not %lld", v);
 			return -1;
@@ -90,6 +113,40 @@ static int64_t time_left(int64_t t, int64_t start)
 		return t;
 	int64_t left = start + t - dipy_now_ns();
 	return left > 0 ? left : DIPC_TRY_ONCE;
+}
+
+/* return_mode and notification_type: None, or a number from 0 to hi
+ * (dtypes.ReturnWhen, dtypes.RecvNotifType); anything else is a
+ * ValueError, as in Dragon.  What they mean here is in dtypes.py. */
+static int check_enum_arg(PyObject *obj, const char *what, long long hi)
+{
+	if (!obj || obj == Py_None)
+		return 0;
+	long long v;
+	if (!PyLong_Check(obj) || dipy_int_arg(obj, what, LLONG_MIN, LLONG_MAX, &v) < 0 ||
+	    v < 0 || v > hi) {
+		PyErr_Clear();
+		PyErr_Format(PyExc_ValueError, "%s must be one of the dragonipc.dtypes constants, not %R",
+			     what, obj);
+		return -1;
+	}
+	return 0;
+}
+
+/* Handles do not travel: pickle the channel and make a handle there. */
+static PyObject *handle_getstate(PyObject *self, PyObject *noarg)
+{
+	(void)noarg;
+	PyErr_Format(no_pickle_error,
+		     "a %.100s cannot be pickled: pickle its channel and make a new handle",
+		     Py_TYPE(self)->tp_name);
+	return NULL;
+}
+
+static PyObject *handle_setstate(PyObject *self, PyObject *state)
+{
+	(void)state;
+	return handle_getstate(self, NULL);
 }
 
 static int message_size(MessageObject *m, void **ptr, size_t *size, size_t *cap)
@@ -124,7 +181,9 @@ static int sendh_init(SendHObject *self, PyObject *args, PyObject *kw)
 	dipc_handle_attr_init(&attr);
 	if (parse_handle_args(wait, timeout, &self->wait_mode, &self->def_timeout) < 0)
 		return -1;
-	attr.wait_mode = self->wait_mode;
+	if (check_enum_arg(ret, "return_mode", 3) < 0)
+		return -1;
+	attr.wait_mode = core_wait_mode(self->wait_mode);
 	attr.default_timeout = self->def_timeout;
 	int rc = dipc_sendh_create(ch->ch, &attr, &self->h);
 	if (rc < 0) {
@@ -440,6 +499,10 @@ static PyMethodDef sendh_methods[] = {
 	  "close()\n\nClose the handle; raises ChannelHandleNotOpenError if it is not open." },
 	{ "__enter__", (PyCFunction)sendh_enter, METH_NOARGS, "Open the handle and return it." },
 	{ "__exit__", (PyCFunction)sendh_exit, METH_VARARGS, "Close the handle if it is open." },
+	{ "__getstate__", (PyCFunction)handle_getstate, METH_NOARGS,
+	  "Raises NotImplementedError: handles are not pickled (pickle the channel)." },
+	{ "__setstate__", (PyCFunction)handle_setstate, METH_O,
+	  "Raises NotImplementedError: handles are not pickled (pickle the channel)." },
 	{ "send", (PyCFunction)(void (*)(void))sendh_send, METH_FASTCALL | METH_KEYWORDS,
 	  "send(msg, dest_msg=None, ownership=copy_on_send, blocking=True,\n"
 	  "     timeout=USE_CHANNEL_SENDH_DEFAULT)\n\n"
@@ -474,12 +537,13 @@ PyTypeObject Dipy_SendHType = {
 	.tp_name = "dragonipc.channels.ChannelSendH",
 	.tp_basicsize = sizeof(SendHObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "ChannelSendH(ch, return_mode=None, wait_mode=ADAPTIVE_WAIT, timeout=None)\n\n"
+	.tp_doc = "ChannelSendH(ch, return_mode=WHEN_BUFFERED, wait_mode=ADAPTIVE_WAIT, timeout=None)\n\n"
 		  "A handle for sending into a channel; Channel.sendh() makes one.  It is\n"
 		  "returned unopened: call open() or use it in a with statement.\n"
-		  "wait_mode says how blocked sends wait; timeout is the default timeout\n"
-		  "in seconds (None: block forever).  return_mode is accepted for\n"
-		  "compatibility and ignored.",
+		  "wait_mode (a dragonipc.dtypes.WaitMode) says how blocked sends wait;\n"
+		  "timeout is the default timeout in seconds (None: block forever).\n"
+		  "return_mode (a dtypes.ReturnWhen) is checked: every send returns once\n"
+		  "the message is in the channel (see dragonipc.dtypes).",
 	.tp_new = PyType_GenericNew,
 	.tp_init = (initproc)sendh_init,
 	.tp_dealloc = (destructor)sendh_dealloc,
@@ -508,7 +572,14 @@ static int recvh_init(RecvHObject *self, PyObject *args, PyObject *kw)
 	dipc_handle_attr_init(&attr);
 	if (parse_handle_args(wait, timeout, &self->wait_mode, &self->def_timeout) < 0)
 		return -1;
-	attr.wait_mode = self->wait_mode;
+	if (check_enum_arg(notif, "notification_type", 1) < 0)
+		return -1;
+	if (sig && sig != Py_None && !PyLong_Check(sig)) {
+		PyErr_Format(PyExc_ValueError, "signal must be an int or None, not %.100s",
+			     Py_TYPE(sig)->tp_name);
+		return -1;
+	}
+	attr.wait_mode = core_wait_mode(self->wait_mode);
 	attr.default_timeout = self->def_timeout;
 	int rc = dipc_recvh_create(ch->ch, &attr, &self->h);
 	if (rc < 0) {
@@ -744,6 +815,10 @@ static PyMethodDef recvh_methods[] = {
 	  "close()\n\nClose the handle; raises ChannelHandleNotOpenError if it is not open." },
 	{ "__enter__", (PyCFunction)recvh_enter, METH_NOARGS, "Open the handle and return it." },
 	{ "__exit__", (PyCFunction)recvh_exit, METH_VARARGS, "Close the handle if it is open." },
+	{ "__getstate__", (PyCFunction)handle_getstate, METH_NOARGS,
+	  "Raises NotImplementedError: handles are not pickled (pickle the channel)." },
+	{ "__setstate__", (PyCFunction)handle_setstate, METH_O,
+	  "Raises NotImplementedError: handles are not pickled (pickle the channel)." },
 	{ "recv", (PyCFunction)(void (*)(void))recvh_recv, METH_FASTCALL | METH_KEYWORDS,
 	  "recv(dest_msg=None, blocking=True, timeout=USE_CHANNEL_RECVH_DEFAULT) -> Message\n\n"
 	  "Receive the next message.  Without dest_msg a new Message holding the\n"
@@ -773,13 +848,14 @@ PyTypeObject Dipy_RecvHType = {
 	.tp_name = "dragonipc.channels.ChannelRecvH",
 	.tp_basicsize = sizeof(RecvHObject),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "ChannelRecvH(ch, notification_type=None, signal=None, wait_mode=ADAPTIVE_WAIT,\n"
+	.tp_doc = "ChannelRecvH(ch, notification_type=RECV_SYNC_MANUAL, signal=None, wait_mode=ADAPTIVE_WAIT,\n"
 		  "            timeout=None)\n\n"
 		  "A handle for receiving from a channel; Channel.recvh() makes one.  It is\n"
 		  "returned unopened: call open() or use it in a with statement.\n"
-		  "wait_mode says how blocked receives wait; timeout is the default\n"
-		  "timeout in seconds (None: block forever).  notification_type and signal\n"
-		  "are accepted for compatibility and ignored.",
+		  "wait_mode (a dragonipc.dtypes.WaitMode) says how blocked receives wait;\n"
+		  "timeout is the default timeout in seconds (None: block forever).\n"
+		  "notification_type (a dtypes.RecvNotifType) and signal (an int) are\n"
+		  "checked and, as in Dragon, not acted on.",
 	.tp_new = PyType_GenericNew,
 	.tp_init = (initproc)recvh_init,
 	.tp_dealloc = (destructor)recvh_dealloc,
@@ -790,11 +866,26 @@ PyTypeObject Dipy_RecvHType = {
 
 int dipy_handles_init(PyObject *module)
 {
-	(void)module;
 	send_sentinel = PyUnicode_InternFromString("USE_CHANNEL_SENDH_DEFAULT");
 	recv_sentinel = PyUnicode_InternFromString("USE_CHANNEL_RECVH_DEFAULT");
 	if (!send_sentinel || !recv_sentinel)
 		return -1;
+	PyObject *bases = PyTuple_Pack(2, PyExc_TypeError, PyExc_NotImplementedError);
+	if (!bases)
+		return -1;
+	no_pickle_error = PyErr_NewExceptionWithDoc(
+		"dragonipc.channels.HandlePickleError",
+		"A send or receive handle was pickled or copied: pickle its channel and make a\n"
+		"new handle.  Both a NotImplementedError (as Dragon raises) and a TypeError.",
+		bases, NULL);
+	Py_DECREF(bases);
+	if (!no_pickle_error)
+		return -1;
+	Py_INCREF(no_pickle_error);
+	if (PyModule_AddObject(module, "HandlePickleError", no_pickle_error) < 0) {
+		Py_DECREF(no_pickle_error);
+		return -1;
+	}
 	struct { PyTypeObject *t; const char *k; PyObject *v; } attrs[] = {
 		{ &Dipy_SendHType, "USE_CHANNEL_SENDH_DEFAULT", send_sentinel },
 		{ &Dipy_RecvHType, "USE_CHANNEL_RECVH_DEFAULT", recv_sentinel },

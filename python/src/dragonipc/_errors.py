@@ -30,6 +30,7 @@ __all__ = [
     "OperationFailedError", "SmipcClosedError", "SmipcTimeout",
     "LimitError", "DragonPoolCreateLimit", "DragonPoolAttachLimit",
     "ChannelLimitError", "SmipcLimitError",
+    "DragonObjectDestroyed", "ChannelOverflowError", "ChannelRemoteOperationNotSupported",
 ]
 
 
@@ -88,8 +89,25 @@ class ChannelHandleNotOpenError(ChannelError):
     """The send or receive handle is not open."""
 
 
-class ChannelDestroyed(ChannelError, EOFError):
+class DragonObjectDestroyed(DragonIPCError):
+    """The object a call used was destroyed (Dragon's
+    ``dtypes.DragonObjectDestroyed``); ChannelDestroyed is one."""
+
+
+class ChannelDestroyed(ChannelError, DragonObjectDestroyed, EOFError):
     """The channel was destroyed."""
+
+
+class ChannelOverflowError(ChannelValueError, OverflowError):
+    """A channel id (or another unsigned 64-bit argument) is negative or
+    does not fit in 64 bits.  Dragon raises OverflowError here; this is
+    also a ChannelValueError, so a ValueError too."""
+
+
+class ChannelRemoteOperationNotSupported(ChannelError):
+    """Dragon raises this for an attribute of a channel on another node.
+    Every channel here is on this machine, so it is never raised; it exists
+    so that code catching it imports."""
 
 
 class ChannelExistsError(ChannelError):
@@ -228,6 +246,7 @@ def _fix_modules():
     """Show each class under the module users import it from."""
     homes = {
         "dragonipc.channels": ("Channel", "MessageAllocationError"),
+        "dragonipc.dtypes": ("DragonObjectDestroyed",),
         "dragonipc.managed_memory": ("Dragon",),
         "dragonipc.smipc": ("Smipc", "ParameterTypeError", "OppositeEndClosedError",
                             "OperationFailedError"),
