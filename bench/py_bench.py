@@ -70,7 +70,8 @@ class DipcChannel(Transport):
         super().__init__(size)
         from dragonipc.managed_memory import MemoryPool
         from dragonipc.channels import Channel
-        block = size if size <= 65536 else 1024
+        # Blocks of at least 256 bytes, as Dragon (and so dragonipc) asks.
+        block = max(256, size) if size <= 65536 else 1024
         cap = _capacity(size)
         need = (cap + 8) * (size + 128) * (2 if size > block else 1) + cap * (block + 64) + (4 << 20)
         self.pool = MemoryPool(need, "pybench-%d" % os.getpid(), 1)
