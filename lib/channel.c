@@ -1034,9 +1034,10 @@ int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t ti
 		return chan_wait(ch, true, h->mode, t, try_send_cb, &op);
 
 	/* Too big for a block: it travels in a pool allocation, which may
-	 * wait for the pool lock: the same deadline covers both. */
+	 * wait for the pool lock and for room in the pool: the same deadline
+	 * covers those waits and the one for room in the channel. */
 	uint64_t blk, deadline = dipc_deadline(t);
-	int rc = pool_alloc_raw(ch->pool, len, dipc_os_pid(), deadline, &blk);
+	int rc = pool_alloc_wait_raw(ch->pool, len, dipc_os_pid(), deadline, &blk);
 	if (rc)
 		return rc;
 	memcpy(pool_ptr(ch->pool, blk + BLK_HDR), buf, len);
@@ -1152,7 +1153,9 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 	}
 
 	/* An empty message gets an allocation: the travelling one, or a new
-	 * one sized to the payload once we know it. */
+	 * one sized to the payload once we know it, waiting for room in the
+	 * pool within the same deadline (the message stays in the channel
+	 * meanwhile). */
 	uint64_t blk = 0, room = 0;
 	struct recv_op op = { .buf = NULL, .cap = 0, .take_ref = true };
 	uint64_t deadline = dipc_deadline(t);
@@ -1164,7 +1167,7 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 			pool_free_raw(ch->pool, blk);
 		blk = 0;
 		room = op.len ? op.len : 1;
-		rc = pool_alloc_raw(ch->pool, room, dipc_os_pid(), deadline, &blk);
+		rc = pool_alloc_wait_raw(ch->pool, room, dipc_os_pid(), deadline, &blk);
 		if (rc)
 			return rc;
 		op.buf = pool_ptr(ch->pool, blk + BLK_HDR);
