@@ -109,18 +109,28 @@ static inline void advance(_Atomic uint64_t *ctr, uint64_t pos)
  * is needed.
  */
 static inline void notify_after_rmw(dipc_channel *ch, _Atomic uint32_t *seq,
-				    struct dipc_waiters *w)
+				    struct dipc_waiters *w, _Atomic uint32_t *watch, int want)
 {
 	if (unlikely(dipc_waiters_any(w))) {
 		atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
 		dipc_waiters_wake(w, &ch->pool->shm, seq);
 	}
+	/* Channel sets: the same Dekker half, against the watcher's
+	 * registration and its look at the ring (channelset.c). */
+	uint32_t m = atomic_load_explicit(watch, memory_order_seq_cst);
+	if (unlikely(m))
+		chset_ring(ch, m, want);
 }
 
-static inline void notify(dipc_channel *ch, _Atomic uint32_t *seq, struct dipc_waiters *w)
+/* What a commit and a take can make true, for the watchers. */
+#define RING_COMMIT (DIPC_POLL_READABLE | DIPC_POLL_FULL)
+#define RING_TAKE   (DIPC_POLL_WRITABLE | DIPC_POLL_EMPTY)
+
+static inline void notify(dipc_channel *ch, _Atomic uint32_t *seq, struct dipc_waiters *w,
+			  _Atomic uint32_t *watch, int want)
 {
 	atomic_thread_fence(memory_order_seq_cst);
-	notify_after_rmw(ch, seq, w);
+	notify_after_rmw(ch, seq, w, watch, want);
 }
 
 /*
@@ -188,7 +198,7 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 			}
 			atomic_store_explicit(&s->word, make_word(lap + SLOT_FULL, 0),
 					      memory_order_release);
-			notify(ch, &h->recv_seq, &h->recv_waiters);
+			notify(ch, &h->recv_seq, &h->recv_waiters, &h->watch_in, RING_COMMIT);
 			return 0;
 		}
 		if ((int32_t)(stamp - lap) < 0) {
@@ -295,7 +305,7 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 					return trc;
 			}
 			advance(&h->head, hd);
-			notify_after_rmw(ch, &h->send_seq, &h->send_waiters);
+			notify_after_rmw(ch, &h->send_seq, &h->send_waiters, &h->watch_out, RING_TAKE);
 			op->len = len;
 			op->kind = kind;
 			op->ref_blk = rb;
@@ -306,7 +316,7 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 			if (atomic_compare_exchange_strong(&s->word, &w,
 					make_word(lap + SLOT_STATES + SLOT_EMPTY, 0))) {
 				advance(&h->head, hd);
-				notify_after_rmw(ch, &h->send_seq, &h->send_waiters);
+				notify_after_rmw(ch, &h->send_seq, &h->send_waiters, &h->watch_out, RING_TAKE);
 			}
 			continue;
 		}
@@ -338,6 +348,35 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 
 typedef int (*try_fn)(dipc_channel *ch, void *op, bool slow);
 
+/*
+ * The pre-spin of a try-once send.  A channel found full while receivers
+ * wait on it is full only for a moment: the commits that filled it woke
+ * them (each commit that finds the waiter set non-empty wakes it), and
+ * they are on their way to take.  So before reporting DIPC_EFULL the send
+ * keeps trying, giving the processor away between tries (a woken receiver
+ * may be waiting for ours), for as long as receivers are still in the set
+ * and at most CHAN_PRESPIN_NS.  Ten receivers blocked on a channel of
+ * capacity five take ten try-once sends, as with Dragon.  It never
+ * sleeps, and with nobody waiting to receive it costs nothing.
+ */
+static int prespin_send(dipc_channel *ch, try_fn fn, void *op)
+{
+	struct dipc_waiters *rw = &ch->hdr->recv_waiters;
+	uint64_t end = 0;
+	while (dipc_waiters_any(rw)) {
+		uint64_t now = dipc_os_now_ns();
+		if (!end)
+			end = now + CHAN_PRESPIN_NS;
+		else if (now >= end)
+			break;
+		dipc_os_yield();
+		int rc = fn(ch, op, false);
+		if (rc != DIPC_EFULL)
+			return rc;
+	}
+	return DIPC_EFULL;
+}
+
 /* Try, then spin, then sleep on the other side's sequence word. */
 static int chan_wait(dipc_channel *ch, bool sending, int mode, int64_t timeout,
 		     try_fn fn, void *op)
@@ -346,6 +385,8 @@ static int chan_wait(dipc_channel *ch, bool sending, int mode, int64_t timeout,
 	/* A try-once call will not wait long enough to notice a dead peer
 	 * the way a sleeper does, so its one attempt checks at once. */
 	int rc = fn(ch, op, timeout == DIPC_TRY_ONCE);
+	if (rc == DIPC_EFULL && timeout == DIPC_TRY_ONCE)
+		return prespin_send(ch, fn, op);
 	if (rc != busy || timeout == DIPC_TRY_ONCE)
 		return rc;
 	uint64_t deadline = dipc_deadline(timeout);
@@ -682,11 +723,17 @@ int dipc_channel_destroy(dipc_channel *ch)
 	}
 	pool_unlock(pool);
 	if (rc == 0) {
-		/* Waiters wake, see the channel gone and fail. */
+		/* Waiters wake, see the channel gone and fail; so do
+		 * barrier waiters, and the sets watching it hear of it. */
 		atomic_fetch_add(&h->recv_seq, 1);
 		atomic_fetch_add(&h->send_seq, 1);
+		atomic_fetch_add(&h->barrier_seq, 1);
 		dipc_waiters_wake(&h->recv_waiters, &pool->shm, &h->recv_seq);
 		dipc_waiters_wake(&h->send_waiters, &pool->shm, &h->send_seq);
+		dipc_waiters_wake(&h->barrier_waiters, &pool->shm, &h->barrier_seq);
+		uint32_t watched = atomic_load(&h->watch_in) | atomic_load(&h->watch_out);
+		if (watched)
+			chset_ring(ch, watched, -1);
 		drop_payloads(ch);
 		pool_free_raw(pool, ch->hdr_off - BLK_HDR);
 		DIPC_LOG(DIPC_LOG_BASIC, "channel %llu destroyed", (unsigned long long)ch->cuid);
@@ -858,6 +905,35 @@ static void poll_pass_dead(dipc_channel *ch)
 	if ((uint32_t)(w >> 32) == lap - SLOT_STATES + SLOT_WRITING && !dipc_os_pid_alive((uint32_t)w))
 		atomic_compare_exchange_strong(&s->word, &w,
 				make_word(lap - SLOT_STATES + SLOT_SKIP, 0));
+}
+
+bool chan_is_live(const dipc_channel *ch)
+{
+	return chan_live(ch);
+}
+
+int chan_events_now(dipc_channel *ch)
+{
+	if (!chan_live(ch))
+		return DIPC_EDESTROYED;
+	poll_pass_dead(ch);
+	return poll_now(ch);
+}
+
+int chan_send_inline(dipc_channel *ch, const void *buf, uint64_t len)
+{
+	struct send_op op = { .src = buf, .len = len, .kind = PAYLOAD_INLINE };
+	return try_send(ch, &op, true);
+}
+
+int dipc_channel_blocked_receivers(const dipc_channel *ch)
+{
+	if (!chan_ok(ch))
+		return DIPC_EINVAL;
+	if (!chan_live(ch))
+		return DIPC_EDESTROYED;
+	uint64_t m = atomic_load_explicit(&ch->hdr->recv_waiters.mask, memory_order_acquire);
+	return __builtin_popcountll(m);
 }
 
 int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns)

@@ -10,6 +10,7 @@
  * from a listener callback (it would have to join that very thread).
  */
 #include "stream.h"
+#include "channel.h"
 
 int dipc_init(int log_level)
 {
@@ -24,6 +25,7 @@ int dipc_cleanup(void)
 	if (n)
 		DIPC_LOG(DIPC_LOG_BASIC, "cleanup closed %d open stream%s", n,
 			 n == 1 ? "" : "s");
+	chset_cleanup();
 	dipc_log_set_level(DIPC_LOG_DISABLE);
 	dipc_log_set_handler(NULL, NULL);
 	return 0;
