@@ -412,14 +412,17 @@ static uint32_t new_tag(const void *salt)
 	return t ? t : 1;
 }
 
+/* A set inherited through fork() is freed in the child without touching
+ * what is shared: the entries and the bell are the parent's. */
 static void set_free(dipc_channelset *set)
 {
+	bool mine = dipc_os_pid() == set->owner;
 	for (size_t k = 0; k < set->n; k++) {
-		if (set->entry[k] >= 0)
+		if (mine && set->entry[k] >= 0)
 			watch_leave(set, set->ch[k], set->entry[k]);
 		atomic_fetch_sub(&set->ch[k]->handles, 1);
 	}
-	if (set->bell) {
+	if (mine && set->bell) {
 		/* A ringer that read an entry before it went away now fails
 		 * its compare-and-swap; then the block goes. */
 		atomic_store_explicit(&set->bell->word, 0, memory_order_seq_cst);
@@ -488,7 +491,7 @@ int dipc_channelset_create(dipc_pool *pool, dipc_channel *const *channels, size_
 		set->entry[k] = rc;
 	}
 	*out = set;
-	DIPC_LOG(DIPC_LOG_ALL, "channel set of %zu channels created", n);
+	DIPC_LOG(DIPC_LOG_ALL, "channel set of %lu channels created", (unsigned long)n);
 	return 0;
 }
 

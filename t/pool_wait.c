@@ -107,7 +107,6 @@ int main(int argc, char **argv)
 {
 	T_CHILD_DISPATCH(argc, argv);
 	tc_init(120);
-	plan(37);
 
 	dipc_pool *p;
 	if (!tc_pool_new("pwait", DIPC_POOL_MIN_SIZE, &p))
