@@ -390,7 +390,10 @@ int dipy_wait_stop(dipy_op op, void *arg, int64_t timeout_ns, int busy_rc,
 	/* The common case, where the operation can proceed at once, costs
 	 * no GIL release. */
 	int rc = op(arg, DIPC_TRY_ONCE);
-	if (rc != busy_rc || timeout_ns == DIPC_TRY_ONCE)
+	/* No room in the pool is a busy state too: with a timeout the
+	 * library waits for room (a send larger than the block, a receive
+	 * into an empty message), so the slices below must run. */
+	if ((rc != busy_rc && rc != DIPC_ENOSPC) || timeout_ns == DIPC_TRY_ONCE)
 		return rc;
 	int64_t deadline = timeout_ns == DIPC_WAIT_FOREVER ? INT64_MAX : dipy_now_ns() + timeout_ns;
 	for (;;) {
@@ -572,7 +575,7 @@ PyMODINIT_FUNC PyInit__dragonipc(void)
 			goto fail;
 		}
 	}
-	if (dipy_handles_init(m) < 0 || dipy_stream_init(m) < 0)
+	if (dipy_handles_init(m) < 0 || dipy_stream_init(m) < 0 || dipy_chanset_init(m) < 0)
 		goto fail;
 
 	struct { const char *n; long v; } consts[] = {

@@ -29,10 +29,15 @@ __all__ = [
     'ChannelEmpty',
     'MessageAllocationError',
     'ChannelLimitError',
+    'ChannelSet',
+    'ChannelSetError',
+    'ChannelSetTimeout',
+    'ChannelBarrierReady',
+    'ChannelBarrierBroken',
 ]
 
 import enum
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Tuple, Union
 
 from . import _dragonipc
 from .dtypes import (WaitMode as WaitMode, SPIN_WAIT as SPIN_WAIT, IDLE_WAIT as IDLE_WAIT,
@@ -68,6 +73,14 @@ class EventType(enum.IntEnum):
     POLLEMPTY = 4
     POLLFULL = 5
     POLLSIZE = 6
+    POLLRESET = 7
+    POLLBARRIER_WAIT = 8
+    POLLBARRIER = 8
+    POLLBARRIER_ABORT = 9
+    POLLBARRIER_RELEASE = 10
+    POLLBARRIER_ISBROKEN = 11
+    POLLBARRIER_WAITERS = 12
+    POLLBLOCKED_RECEIVERS = 13
 
 class PollResult:
     value: Optional[int]
@@ -97,5 +110,29 @@ class Channel(_dragonipc.Channel):
     def default_alloc_pool(self) -> MemoryPool: ...
     @property
     def is_local(self) -> bool: ...
+    @property
+    def barrier_count(self) -> int: ...
+    @property
+    def broken_barrier(self) -> bool: ...
+    @property
+    def blocked_receivers(self) -> int: ...
     def __enter__(self) -> "Channel": ...
     def __exit__(self, *exc: Any) -> None: ...
+
+# The channel as a barrier, and channel sets
+import threading
+from ._errors import DragonIPCError
+
+class ChannelBarrierBroken(ChannelError, threading.BrokenBarrierError): ...
+class ChannelBarrierReady(ChannelError): ...
+class ChannelSetError(DragonIPCError): ...
+class ChannelSetTimeout(ChannelSetError, TimeoutError): ...
+
+class ChannelSet(_dragonipc.ChannelSetCore):
+    channel_list: list
+    event_mask: EventType
+    def __init__(self, mem_pool: MemoryPool, channel_list: Any, lock_type: Any = ...,
+                 num_allowed_spin_waiters: Optional[int] = ..., event_mask: int = ...,
+                 capture_all_events: bool = ...) -> None: ...
+    def poll(self, timeout: Union[None, int, float] = ...,
+             wait_mode: int = ...) -> Tuple[Channel, EventType]: ...
