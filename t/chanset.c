@@ -20,6 +20,7 @@
  *     goes away by itself (the channel's watcher mask is 0 and no wake-up
  *     call is made after a bounded number of sends: counted, not timed,
  *     which is why this test is linked with the library's sources);
+ *  (threads of one process polling one set at once all see a message);
  *  6. watcher entries scribbled on (forged pool descriptors, offsets,
  *     tags, live ids): sends and receives go on, nothing crashes, and a
  *     real set still hears its channel.
@@ -209,6 +210,56 @@ static void one_process(void)
 	struct dipc_pool_stats st;
 	dipc_pool_stats(p, &st);
 	is_int(st.nallocs, 0, "the sets' bells went back to the pool");
+	E(tc_pool_del(p), 0);
+}
+
+/* ---- threads of one process poll one set at once ------------------------------- */
+
+struct poller_arg {
+	dipc_channelset *set;
+	int rc;
+	struct dipc_channelset_event ev;
+};
+
+static void *poller_main(void *arg)
+{
+	struct poller_arg *a = arg;
+	a->rc = dipc_channelset_poll(a->set, &a->ev, 1, 30 * TC_SEC);
+	return NULL;
+}
+
+static void threads(void)
+{
+	dipc_pool *p;
+	if (!tc_pool_new("csth", 1 << 20, &p))
+		bail_out("no pool");
+	struct dipc_channel_attr a = attr(4, MSG);
+	dipc_channel *ch[2];
+	dipc_sendh *sh;
+	if (dipc_channel_create(p, 1, &a, &ch[0]) || dipc_channel_create(p, 2, &a, &ch[1]) ||
+	    dipc_sendh_create(ch[1], NULL, &sh) || dipc_sendh_open(sh))
+		bail_out("no channels");
+	dipc_channelset *set;
+	E(dipc_channelset_create(p, ch, 2, DIPC_POLL_READABLE, &set), 0);
+	struct poller_arg pa[3];
+	tc_thread th[3];
+	for (int i = 0; i < 3; i++) {
+		pa[i].set = set;
+		pa[i].rc = -999;
+		tc_thread_start(&th[i], poller_main, &pa[i]);
+	}
+	tc_sleep_ms(200);
+	E(dipc_sendh_send_bytes(sh, "all", 4, 0), 0);
+	int woke = 0;
+	for (int i = 0; i < 3; i++) {
+		tc_thread_join(th[i]);
+		woke += pa[i].rc == 1 && pa[i].ev.index == 1;
+	}
+	is_int(woke, 3, "three threads polling one set all see the one message");
+	dipc_sendh_destroy(sh);
+	E(dipc_channelset_destroy(set), 0);
+	E(dipc_channel_destroy(ch[0]), 0);
+	E(dipc_channel_destroy(ch[1]), 0);
 	E(tc_pool_del(p), 0);
 }
 
@@ -447,6 +498,7 @@ int main(int argc, char **argv)
 	tc_init(240);
 	bad_input();
 	one_process();
+	threads();
 	across_pools();
 	dead_watchers();
 	dipc_cleanup();
