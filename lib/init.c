@@ -5,7 +5,9 @@
  * Nothing needs dipc_init: every piece of library-wide state starts in a
  * usable form.  dipc_init only sets the log level.  dipc_cleanup closes
  * the streams this process still has open (see stream.c for what then
- * happens to their handles) and puts logging back to its defaults.  It
+ * happens to their handles), lets go of the pools mapped only to ring
+ * channel sets' bells (channelset.c), and puts logging back to its
+ * defaults.  It
  * must not run while other threads use streams, and it refuses to run
  * from a listener callback (it would have to join that very thread).
  */
