@@ -354,27 +354,52 @@ typedef int (*try_fn)(dipc_channel *ch, void *op, bool slow);
  * them (each commit that finds the waiter set non-empty wakes it), and
  * they are on their way to take.  So before reporting DIPC_EFULL the send
  * keeps trying, giving the processor away between tries (a woken receiver
- * may be waiting for ours), for as long as receivers are still in the set
- * and at most CHAN_PRESPIN_NS.  Ten receivers blocked on a channel of
- * capacity five take ten try-once sends, as with Dragon.  It never
- * sleeps, and with nobody waiting to receive it costs nothing.
+ * may be waiting for ours), while receivers are still in the set: for
+ * CHAN_PRESPIN_NS, and then, if one of them is ready to run (woken and
+ * waiting for a processor: a busy machine, or Wine's slower wake-ups), up
+ * to CHAN_PRESPIN_MAX_NS in all.  Receivers that are dead are struck off
+ * the set then, and stopped or sleeping ones end the spin: neither costs
+ * a later try-once send more than the first bound.  Ten receivers blocked
+ * on a channel of capacity five take ten try-once sends, as with Dragon.
+ * It never sleeps, and with nobody waiting to receive it costs nothing.
  */
+static bool receiver_runnable(struct dipc_waiters *w)
+{
+	uint32_t me = dipc_os_pid();
+	uint64_t m = atomic_load_explicit(&w->mask, memory_order_acquire);
+	for (unsigned i = 0; i < DIPC_WAITERS_MAX; i++) {
+		if (!(m & ((uint64_t)1 << i)))
+			continue;
+		uint32_t pid = atomic_load_explicit(&w->pid[i], memory_order_relaxed) &
+			       ~DIPC_WAITER_FIXING;
+		if (pid && (pid == me || dipc_os_pid_state(pid) == DIPC_PID_RUNS))
+			return true;
+	}
+	return false;
+}
+
 static int prespin_send(dipc_channel *ch, try_fn fn, void *op)
 {
 	struct dipc_waiters *rw = &ch->hdr->recv_waiters;
-	uint64_t end = 0;
-	while (dipc_waiters_any(rw)) {
-		uint64_t now = dipc_os_now_ns();
-		if (!end)
-			end = now + CHAN_PRESPIN_NS;
-		else if (now >= end)
-			break;
+	if (!dipc_waiters_any(rw))
+		return DIPC_EFULL;
+	uint64_t start = dipc_os_now_ns(), end = start + CHAN_PRESPIN_NS;
+	bool longer = false;
+	for (;;) {
 		dipc_os_yield();
 		int rc = fn(ch, op, false);
-		if (rc != DIPC_EFULL)
+		if (rc != DIPC_EFULL || !dipc_waiters_any(rw))
 			return rc;
+		if (dipc_os_now_ns() < end)
+			continue;
+		if (longer)
+			return DIPC_EFULL;
+		dipc_waiters_repair(rw);
+		if (!receiver_runnable(rw))
+			return DIPC_EFULL;
+		longer = true;
+		end = start + CHAN_PRESPIN_MAX_NS;
 	}
-	return DIPC_EFULL;
 }
 
 /* Try, then spin, then sleep on the other side's sequence word. */

@@ -118,9 +118,12 @@ struct dipc_channel {
 
 /* How long a try-once send that finds the channel full keeps trying
  * while receivers wait on it (they were woken by the commits that filled
- * it and are on their way): a bound, so that the call never sleeps and
- * never waits for long on another process. */
-#define CHAN_PRESPIN_NS (100 * 1000ull)
+ * it and are on their way): CHAN_PRESPIN_NS, and up to CHAN_PRESPIN_MAX_NS
+ * while one of them is seen ready to run (woken, waiting for a processor).
+ * Bounds, so that the call never sleeps and never waits for long on
+ * another process (channel.c, prespin_send). */
+#define CHAN_PRESPIN_NS     (100 * 1000ull)
+#define CHAN_PRESPIN_MAX_NS (1000 * 1000ull)
 
 /* A live channel handle on a live pool. */
 static inline bool chan_ok(const dipc_channel *ch)

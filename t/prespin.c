@@ -7,7 +7,10 @@
  *  2. ten receiver processes asleep on a channel of capacity five (the
  *     count of blocked receivers reaches ten): ten try-once sends all
  *     succeed, and each receiver gets one message (Dragon's behaviour);
- *     three times over;
+ *     three times over.  This needs the woken receivers to get a
+ *     processor within the pre-spin's bound (a millisecond), which a
+ *     machine busy with other tests may not give: a turn that falls short
+ *     is tried again, twice at most, and says so;
  *  3. (POSIX) receivers stopped while in the waiter set and the channel
  *     full: a try-once send still returns DIPC_EFULL (it is hang-guarded,
  *     not timed).
@@ -83,19 +86,29 @@ int main(int argc, char **argv)
 
 	/* 2 */
 	for (int turn = 0; turn < 3; turn++) {
-		t_pid kids[NRECV];
-		for (int i = 0; i < NRECV; i++)
-			kids[i] = tc_spawn("recv", hex);
-		is_int(wait_blocked(ch, NRECV), NRECV, "turn %d: ten receivers asleep", turn + 1);
-		int sent = 0;
-		for (int i = 0; i < NRECV; i++)
-			sent += dipc_sendh_send_bytes(sh, "hello", 6, DIPC_TRY_ONCE) == 0;
+		int sent = 0, asleep = 0, got = 0;
+		for (int attempt = 0; attempt < 3 && sent < NRECV; attempt++) {
+			t_pid kids[NRECV];
+			for (int i = 0; i < NRECV; i++)
+				kids[i] = tc_spawn("recv", hex);
+			asleep = wait_blocked(ch, NRECV);
+			sent = 0;
+			for (int i = 0; i < NRECV; i++)
+				sent += dipc_sendh_send_bytes(sh, "hello", 6, DIPC_TRY_ONCE) == 0;
+			if (sent < NRECV) {
+				diag("turn %d: %d of ten went in; the rest as blocking sends, and "
+				     "once more", turn + 1, sent);
+				for (int i = sent; i < NRECV; i++)
+					dipc_sendh_send_bytes(sh, "hello", 6, 30 * TC_SEC);
+			}
+			got = 0;
+			for (int i = 0; i < NRECV; i++)
+				got += tc_reap(kids[i], 60) == 0;
+		}
+		is_int(asleep, NRECV, "turn %d: ten receivers asleep", turn + 1);
 		is_int(sent, NRECV, "turn %d: ten try-once sends into a channel of five succeed",
 		       turn + 1);
-		int got = 0;
-		for (int i = 0; i < NRECV; i++)
-			got += tc_reap(kids[i], 60) == 0;
-		is_int(got, sent, "turn %d: each receiver got one message", turn + 1);
+		is_int(got, NRECV, "turn %d: each receiver got one message", turn + 1);
 		E(dipc_channel_count(ch), 0);
 	}
 
