@@ -271,25 +271,36 @@ def main():
     bar.destroy()
 
     # ---- the try-once send's pre-spin ----------------------------------------------------
+    # The woken receivers must get a processor within the pre-spin's bound
+    # (a millisecond); on a machine busy with other tests a round that
+    # falls short is tried again, twice at most.
     five = Channel(pool, 30, capacity=5)
     ser = five.serialize()
-    procs = [ctx.Process(target=blocked_receiver, args=(ser,)) for _ in range(10)]
-    for p in procs:
-        p.start()
-    end = time.monotonic() + 60
-    while five.blocked_receivers < 10 and time.monotonic() < end:
-        time.sleep(0.01)
-    is_(five.blocked_receivers, 10, "ten receivers block on a channel of capacity five")
-    sent = 0
-    with five.sendh() as s:
-        for _ in range(10):
-            try:
-                s.send_bytes(b"x", timeout=0)
-                sent += 1
-            except ChannelFull:
-                pass
+    for attempt in range(3):
+        procs = [ctx.Process(target=blocked_receiver, args=(ser,)) for _ in range(10)]
+        for p in procs:
+            p.start()
+        end = time.monotonic() + 60
+        while five.blocked_receivers < 10 and time.monotonic() < end:
+            time.sleep(0.01)
+        blocked = five.blocked_receivers
+        sent = 0
+        with five.sendh() as s:
+            for _ in range(10):
+                try:
+                    s.send_bytes(b"x", timeout=0)
+                    sent += 1
+                except ChannelFull:
+                    pass
+            for _ in range(10 - sent):
+                s.send_bytes(b"x", timeout=30)
+        codes = reap(procs)
+        if sent == 10:
+            break
+        diag("%d of ten went in; once more" % sent)
+    is_(blocked, 10, "ten receivers block on a channel of capacity five")
     is_(sent, 10, "ten sends with timeout=0 all succeed")
-    is_(reap(procs), [0] * 10, "each receiver got its message")
+    is_(codes, [0] * 10, "each receiver got its message")
     five.destroy()
 
     # ---- a send larger than the block waits for room in the pool ------------------------
