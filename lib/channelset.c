@@ -364,7 +364,9 @@ static bool watch_mine(dipc_channelset *set, dipc_channel *ch, int i)
 
 static void watch_leave(dipc_channelset *set, dipc_channel *ch, int i)
 {
-	if (i < 0 || !chan_is_live(ch))
+	/* Its pool handle detached under the set (a misuse): nothing of it
+	 * may be touched any more. */
+	if (i < 0 || !chan_ok(ch) || !chan_is_live(ch))
 		return;
 	struct chan_hdr *h = ch->hdr;
 	struct chan_watcher *w = &h->watchers[i];
@@ -388,7 +390,7 @@ static void watch_check(dipc_channelset *set)
 	dipc_spin_lock(&set->fix);
 	for (size_t k = 0; k < set->n; k++) {
 		dipc_channel *ch = set->ch[k];
-		if (!chan_is_live(ch))
+		if (!chan_ok(ch) || !chan_is_live(ch))
 			continue;
 		if (set->entry[k] >= 0 && watch_mine(set, ch, set->entry[k]))
 			continue;
@@ -422,7 +424,9 @@ static void set_free(dipc_channelset *set)
 			watch_leave(set, set->ch[k], set->entry[k]);
 		atomic_fetch_sub(&set->ch[k]->handles, 1);
 	}
-	if (mine && set->bell) {
+	/* The bell's pool detached under the set (a misuse): its block is
+	 * left to reclaim once this process is gone. */
+	if (mine && set->bell && pool_ok(set->pool)) {
 		/* A ringer that read an entry before it went away now fails
 		 * its compare-and-swap; then the block goes. */
 		atomic_store_explicit(&set->bell->word, 0, memory_order_seq_cst);
@@ -497,7 +501,7 @@ int dipc_channelset_create(dipc_pool *pool, dipc_channel *const *channels, size_
 
 int dipc_channelset_destroy(dipc_channelset *set)
 {
-	if (!DIPC_LIVE(set, DIPC_MAGIC_CHSET) || !pool_ok(set->pool))
+	if (!DIPC_LIVE(set, DIPC_MAGIC_CHSET))
 		return DIPC_EINVAL;
 	set_free(set);
 	return 0;
@@ -511,7 +515,9 @@ static int set_scan(dipc_channelset *set, struct dipc_channelset_event *ev, size
 	size_t got = 0, last = 0;
 	for (size_t k = 0; k < n && got < max; k++) {
 		size_t i = (start + k) % n;
-		int e = chan_events_now(set->ch[i]);
+		/* A channel whose pool handle was detached under the set is gone
+		 * for it, as a destroyed one is. */
+		int e = chan_ok(set->ch[i]) ? chan_events_now(set->ch[i]) : DIPC_EDESTROYED;
 		int rev = e < 0 ? DIPC_POLL_DESTROYED : (e & set->events);
 		if (!rev)
 			continue;

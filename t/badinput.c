@@ -967,6 +967,25 @@ static void rows_chanset(struct fx *f)
 	ROW(dipc_channelset_poll, DIPC_EINVAL, "a destroyed set (stale)",
 	    dipc_channelset_poll(set, ev, 2, 0));
 
+	/* A channel's pool handle detached under a set (a misuse): polls
+	 * see the channel gone, destroy still works. */
+	dipc_pool *p2 = NULL, *p3 = NULL;
+	dipc_channel *bc2 = NULL;
+	unsigned char cd[DIPC_SERIAL_MAX];
+	int cn = dipc_channel_serialize(bc, cd, sizeof(cd));
+	if (dipc_pool_attach(f->pdesc, (size_t)f->plen, &p2) ||
+	    dipc_pool_attach(f->pdesc, (size_t)f->plen, &p3) ||
+	    dipc_channel_attach(cd, (size_t)cn, p2, &bc2) ||
+	    dipc_channelset_create(p3, &bc2, 1, DIPC_POLL_WRITABLE, &set))
+		stop("cannot set up the set over detached pools");
+	dipc_pool_detach(p2);
+	ROW(dipc_channelset_poll, 1, "its channel's pool handle detached: reported destroyed",
+	    dipc_channelset_poll(set, ev, 2, 0) + (ev[0].revents != DIPC_POLL_DESTROYED ? 100 : 0));
+	ROW(dipc_channelset_destroy, 0, "with its channel's pool handle detached",
+	    dipc_channelset_destroy(set));
+	dipc_channel_detach(bc2);
+	dipc_pool_detach(p3);
+
 	dipc_channel_destroy(tiny);
 	dipc_channel_destroy(bc);
 }
