@@ -46,13 +46,22 @@
  *    bumps the sequence, which makes the sleep return.  Sleeps last at
  *    most DIPC_LIVENESS_NS; a waiter killed asleep is struck off the set
  *    by whoever next finds it dead (waiters.c), so the wake-up system
- *    call stops being made.
+ *    call stops being made.  Channel sets watching the channel are rung
+ *    from the same place, by the same pattern, and their dead are struck
+ *    off the same way (channelset.c); a channel nobody watches pays one
+ *    more load per commit and per take.
  *
  * 5. Read once.  A slot's length, kind and reference are read once into
  *    locals, checked (the length against the private block size, the
  *    reference against its block while the slot is ours in TAKING) and
  *    only the locals are used; the geometry of the ring is the handle's
  *    private copy.
+ *
+ * 6. Try once never sleeps.  A try-once send that finds the ring full
+ *    while receivers are recorded as waiting keeps trying for a bounded
+ *    moment (prespin_send: they were woken and are on their way), giving
+ *    its processor away between tries; dead receivers are struck off
+ *    then, and stopped or sleeping ones end it.
  */
 #include "channel.h"
 
