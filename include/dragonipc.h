@@ -81,7 +81,9 @@ extern "C" {
 #define DIPC_ENAMETOOLONG (-19) /* name longer than DIPC_NAME_MAX */
 #define DIPC_ELIMIT      (-20)  /* a process or system limit was reached
 				   (open files, mappings) */
-#define DIPC_ERRNO_LAST  (-20)
+#define DIPC_EBROKEN     (-21)  /* the channel's barrier is broken (aborted);
+				   it stays so until reset */
+#define DIPC_ERRNO_LAST  (-21)
 
 /** dipc_strerror - a short English description of a DIPC_E* code.
  *  Never returns NULL; unknown codes give "unknown error". */
@@ -123,6 +125,7 @@ typedef struct dipc_sendh   dipc_sendh;
 typedef struct dipc_recvh   dipc_recvh;
 typedef struct dipc_msg     dipc_msg;
 typedef struct dipc_stream  dipc_stream;
+typedef struct dipc_channelset dipc_channelset;
 
 /* ------------------------------------------------------------------ */
 /* Library-wide state and logging                                      */
@@ -283,7 +286,8 @@ DIPC_API int dipc_channel_create(dipc_pool *pool, uint64_t cuid,
 DIPC_API int dipc_channel_destroy(dipc_channel *ch);
 
 /** dipc_channel_detach - free this process's handle on the channel.
- *  DIPC_EBUSY while send or receive handles on it exist. */
+ *  DIPC_EBUSY while send or receive handles (or channel sets) on it
+ *  exist. */
 DIPC_API int dipc_channel_detach(dipc_channel *ch);
 
 /** dipc_channel_serialize - descriptor for dipc_channel_attach. */
@@ -314,6 +318,60 @@ DIPC_API int dipc_channel_pool(const dipc_channel *ch, dipc_pool **pool);
 /** dipc_channel_poll - wait until one of events holds.  Returns the mask
  *  of those that hold; with DIPC_TRY_ONCE, 0 if none does. */
 DIPC_API int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns);
+
+/** dipc_channel_blocked_receivers - how many receivers (and pollers
+ *  waiting for a message) are asleep on the channel now (>= 0). */
+DIPC_API int dipc_channel_blocked_receivers(const dipc_channel *ch);
+
+/* A channel used as a barrier of as many parties as its capacity
+ * (Dragon's POLLBARRIER_* operations); see dipc_channel_barrier(3). */
+#define DIPC_BARRIER_WAIT    1  /* count the caller in */
+#define DIPC_BARRIER_RELEASE 2  /* send each counted party its message */
+#define DIPC_BARRIER_ABORT   3  /* break the barrier, releasing the parties */
+#define DIPC_BARRIER_RESET   4  /* release the parties, mend the barrier */
+#define DIPC_BARRIER_LAST    1  /* a wait's result: the caller came last */
+
+/** dipc_channel_barrier - perform op on the channel's barrier.  A wait
+ *  returns 0, or DIPC_BARRIER_LAST for the party that completes it (which
+ *  then releases the others); DIPC_EBROKEN once the barrier is broken. */
+DIPC_API int dipc_channel_barrier(dipc_channel *ch, int op, int64_t timeout_ns);
+
+/** dipc_channel_barrier_count - parties counted in and not yet released. */
+DIPC_API int dipc_channel_barrier_count(const dipc_channel *ch);
+
+/** dipc_channel_barrier_broken - 1 if the barrier is broken, else 0. */
+DIPC_API int dipc_channel_barrier_broken(const dipc_channel *ch);
+
+/* ------------------------------------------------------------------ */
+/* Channel sets                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Reported for a channel of a set that was destroyed (sets only). */
+#define DIPC_POLL_DESTROYED 0x10
+
+/* Sets that may watch one channel at a time, and channels in one set. */
+#define DIPC_CHANNEL_MAX_WATCHERS 8
+#define DIPC_CHANNELSET_MAX       65536
+
+struct dipc_channelset_event {
+	uint32_t index;         /* the channel's position in the array given */
+	int32_t revents;        /* DIPC_POLL_* that hold, or DIPC_POLL_DESTROYED */
+};
+
+/** dipc_channelset_create - a set watching the n channels for events
+ *  (DIPC_POLL_*), its bell allocated in pool.  The set counts as a handle
+ *  on each channel until it is destroyed. */
+DIPC_API int dipc_channelset_create(dipc_pool *pool, dipc_channel *const *channels,
+				    size_t n, int events, dipc_channelset **set);
+
+/** dipc_channelset_destroy - stop watching and free the set. */
+DIPC_API int dipc_channelset_destroy(dipc_channelset *set);
+
+/** dipc_channelset_poll - wait until events hold on any channel of the
+ *  set; fill ev with up to max of them.  Returns how many; with
+ *  DIPC_TRY_ONCE, 0 if none. */
+DIPC_API int dipc_channelset_poll(dipc_channelset *set, struct dipc_channelset_event *ev,
+				  size_t max, int64_t timeout_ns);
 
 /* ------------------------------------------------------------------ */
 /* Send and receive handles                                            */

@@ -46,13 +46,22 @@
  *    bumps the sequence, which makes the sleep return.  Sleeps last at
  *    most DIPC_LIVENESS_NS; a waiter killed asleep is struck off the set
  *    by whoever next finds it dead (waiters.c), so the wake-up system
- *    call stops being made.
+ *    call stops being made.  Channel sets watching the channel are rung
+ *    from the same place, by the same pattern, and their dead are struck
+ *    off the same way (channelset.c); a channel nobody watches pays one
+ *    more load per commit and per take.
  *
  * 5. Read once.  A slot's length, kind and reference are read once into
  *    locals, checked (the length against the private block size, the
  *    reference against its block while the slot is ours in TAKING) and
  *    only the locals are used; the geometry of the ring is the handle's
  *    private copy.
+ *
+ * 6. Try once never sleeps.  A try-once send that finds the ring full
+ *    while receivers are recorded as waiting keeps trying for a bounded
+ *    moment (prespin_send: they were woken and are on their way), giving
+ *    its processor away between tries; dead receivers are struck off
+ *    then, and stopped or sleeping ones end it.
  */
 #include "channel.h"
 
@@ -109,18 +118,28 @@ static inline void advance(_Atomic uint64_t *ctr, uint64_t pos)
  * is needed.
  */
 static inline void notify_after_rmw(dipc_channel *ch, _Atomic uint32_t *seq,
-				    struct dipc_waiters *w)
+				    struct dipc_waiters *w, _Atomic uint32_t *watch, int want)
 {
 	if (unlikely(dipc_waiters_any(w))) {
 		atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
 		dipc_waiters_wake(w, &ch->pool->shm, seq);
 	}
+	/* Channel sets: the same Dekker half, against the watcher's
+	 * registration and its look at the ring (channelset.c). */
+	uint32_t m = atomic_load_explicit(watch, memory_order_seq_cst);
+	if (unlikely(m))
+		chset_ring(ch, m, want);
 }
 
-static inline void notify(dipc_channel *ch, _Atomic uint32_t *seq, struct dipc_waiters *w)
+/* What a commit and a take can make true, for the watchers. */
+#define RING_COMMIT (DIPC_POLL_READABLE | DIPC_POLL_FULL)
+#define RING_TAKE   (DIPC_POLL_WRITABLE | DIPC_POLL_EMPTY)
+
+static inline void notify(dipc_channel *ch, _Atomic uint32_t *seq, struct dipc_waiters *w,
+			  _Atomic uint32_t *watch, int want)
 {
 	atomic_thread_fence(memory_order_seq_cst);
-	notify_after_rmw(ch, seq, w);
+	notify_after_rmw(ch, seq, w, watch, want);
 }
 
 /*
@@ -188,7 +207,7 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 			}
 			atomic_store_explicit(&s->word, make_word(lap + SLOT_FULL, 0),
 					      memory_order_release);
-			notify(ch, &h->recv_seq, &h->recv_waiters);
+			notify(ch, &h->recv_seq, &h->recv_waiters, &h->watch_in, RING_COMMIT);
 			return 0;
 		}
 		if ((int32_t)(stamp - lap) < 0) {
@@ -295,7 +314,7 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 					return trc;
 			}
 			advance(&h->head, hd);
-			notify_after_rmw(ch, &h->send_seq, &h->send_waiters);
+			notify_after_rmw(ch, &h->send_seq, &h->send_waiters, &h->watch_out, RING_TAKE);
 			op->len = len;
 			op->kind = kind;
 			op->ref_blk = rb;
@@ -306,7 +325,7 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 			if (atomic_compare_exchange_strong(&s->word, &w,
 					make_word(lap + SLOT_STATES + SLOT_EMPTY, 0))) {
 				advance(&h->head, hd);
-				notify_after_rmw(ch, &h->send_seq, &h->send_waiters);
+				notify_after_rmw(ch, &h->send_seq, &h->send_waiters, &h->watch_out, RING_TAKE);
 			}
 			continue;
 		}
@@ -338,6 +357,60 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 
 typedef int (*try_fn)(dipc_channel *ch, void *op, bool slow);
 
+/*
+ * The pre-spin of a try-once send.  A channel found full while receivers
+ * wait on it is full only for a moment: the commits that filled it woke
+ * them (each commit that finds the waiter set non-empty wakes it), and
+ * they are on their way to take.  So before reporting DIPC_EFULL the send
+ * keeps trying, giving the processor away between tries (a woken receiver
+ * may be waiting for ours), while receivers are still in the set: for
+ * CHAN_PRESPIN_NS, and then, if one of them is ready to run (woken and
+ * waiting for a processor: a busy machine, or Wine's slower wake-ups), up
+ * to CHAN_PRESPIN_MAX_NS in all.  Receivers that are dead are struck off
+ * the set then, and stopped or sleeping ones end the spin: neither costs
+ * a later try-once send more than the first bound.  Ten receivers blocked
+ * on a channel of capacity five take ten try-once sends, as with Dragon.
+ * It never sleeps, and with nobody waiting to receive it costs nothing.
+ */
+static bool receiver_runnable(struct dipc_waiters *w)
+{
+	uint32_t me = dipc_os_pid();
+	uint64_t m = atomic_load_explicit(&w->mask, memory_order_acquire);
+	for (unsigned i = 0; i < DIPC_WAITERS_MAX; i++) {
+		if (!(m & ((uint64_t)1 << i)))
+			continue;
+		uint32_t pid = atomic_load_explicit(&w->pid[i], memory_order_relaxed) &
+			       ~DIPC_WAITER_FIXING;
+		if (pid && (pid == me || dipc_os_pid_state(pid) == DIPC_PID_RUNS))
+			return true;
+	}
+	return false;
+}
+
+static int prespin_send(dipc_channel *ch, try_fn fn, void *op)
+{
+	struct dipc_waiters *rw = &ch->hdr->recv_waiters;
+	if (!dipc_waiters_any(rw))
+		return DIPC_EFULL;
+	uint64_t start = dipc_os_now_ns(), end = start + CHAN_PRESPIN_NS;
+	bool longer = false;
+	for (;;) {
+		dipc_os_yield();
+		int rc = fn(ch, op, false);
+		if (rc != DIPC_EFULL || !dipc_waiters_any(rw))
+			return rc;
+		if (dipc_os_now_ns() < end)
+			continue;
+		if (longer)
+			return DIPC_EFULL;
+		dipc_waiters_repair(rw);
+		if (!receiver_runnable(rw))
+			return DIPC_EFULL;
+		longer = true;
+		end = start + CHAN_PRESPIN_MAX_NS;
+	}
+}
+
 /* Try, then spin, then sleep on the other side's sequence word. */
 static int chan_wait(dipc_channel *ch, bool sending, int mode, int64_t timeout,
 		     try_fn fn, void *op)
@@ -346,6 +419,8 @@ static int chan_wait(dipc_channel *ch, bool sending, int mode, int64_t timeout,
 	/* A try-once call will not wait long enough to notice a dead peer
 	 * the way a sleeper does, so its one attempt checks at once. */
 	int rc = fn(ch, op, timeout == DIPC_TRY_ONCE);
+	if (rc == DIPC_EFULL && timeout == DIPC_TRY_ONCE)
+		return prespin_send(ch, fn, op);
 	if (rc != busy || timeout == DIPC_TRY_ONCE)
 		return rc;
 	uint64_t deadline = dipc_deadline(timeout);
@@ -682,11 +757,17 @@ int dipc_channel_destroy(dipc_channel *ch)
 	}
 	pool_unlock(pool);
 	if (rc == 0) {
-		/* Waiters wake, see the channel gone and fail. */
+		/* Waiters wake, see the channel gone and fail; so do
+		 * barrier waiters, and the sets watching it hear of it. */
 		atomic_fetch_add(&h->recv_seq, 1);
 		atomic_fetch_add(&h->send_seq, 1);
+		atomic_fetch_add(&h->barrier_seq, 1);
 		dipc_waiters_wake(&h->recv_waiters, &pool->shm, &h->recv_seq);
 		dipc_waiters_wake(&h->send_waiters, &pool->shm, &h->send_seq);
+		dipc_waiters_wake(&h->barrier_waiters, &pool->shm, &h->barrier_seq);
+		uint32_t watched = atomic_load(&h->watch_in) | atomic_load(&h->watch_out);
+		if (watched)
+			chset_ring(ch, watched, -1);
 		drop_payloads(ch);
 		pool_free_raw(pool, ch->hdr_off - BLK_HDR);
 		DIPC_LOG(DIPC_LOG_BASIC, "channel %llu destroyed", (unsigned long long)ch->cuid);
@@ -858,6 +939,35 @@ static void poll_pass_dead(dipc_channel *ch)
 	if ((uint32_t)(w >> 32) == lap - SLOT_STATES + SLOT_WRITING && !dipc_os_pid_alive((uint32_t)w))
 		atomic_compare_exchange_strong(&s->word, &w,
 				make_word(lap - SLOT_STATES + SLOT_SKIP, 0));
+}
+
+bool chan_is_live(const dipc_channel *ch)
+{
+	return chan_live(ch);
+}
+
+int chan_events_now(dipc_channel *ch)
+{
+	if (!chan_live(ch))
+		return DIPC_EDESTROYED;
+	poll_pass_dead(ch);
+	return poll_now(ch);
+}
+
+int chan_send_inline(dipc_channel *ch, const void *buf, uint64_t len)
+{
+	struct send_op op = { .src = buf, .len = len, .kind = PAYLOAD_INLINE };
+	return try_send(ch, &op, true);
+}
+
+int dipc_channel_blocked_receivers(const dipc_channel *ch)
+{
+	if (!chan_ok(ch))
+		return DIPC_EINVAL;
+	if (!chan_live(ch))
+		return DIPC_EDESTROYED;
+	uint64_t m = atomic_load_explicit(&ch->hdr->recv_waiters.mask, memory_order_acquire);
+	return __builtin_popcountll(m);
 }
 
 int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns)
@@ -1034,9 +1144,10 @@ int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t ti
 		return chan_wait(ch, true, h->mode, t, try_send_cb, &op);
 
 	/* Too big for a block: it travels in a pool allocation, which may
-	 * wait for the pool lock: the same deadline covers both. */
+	 * wait for the pool lock and for room in the pool: the same deadline
+	 * covers those waits and the one for room in the channel. */
 	uint64_t blk, deadline = dipc_deadline(t);
-	int rc = pool_alloc_raw(ch->pool, len, dipc_os_pid(), deadline, &blk);
+	int rc = pool_alloc_wait_raw(ch->pool, len, dipc_os_pid(), deadline, &blk);
 	if (rc)
 		return rc;
 	memcpy(pool_ptr(ch->pool, blk + BLK_HDR), buf, len);
@@ -1152,7 +1263,9 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 	}
 
 	/* An empty message gets an allocation: the travelling one, or a new
-	 * one sized to the payload once we know it. */
+	 * one sized to the payload once we know it, waiting for room in the
+	 * pool within the same deadline (the message stays in the channel
+	 * meanwhile). */
 	uint64_t blk = 0, room = 0;
 	struct recv_op op = { .buf = NULL, .cap = 0, .take_ref = true };
 	uint64_t deadline = dipc_deadline(t);
@@ -1164,7 +1277,7 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 			pool_free_raw(ch->pool, blk);
 		blk = 0;
 		room = op.len ? op.len : 1;
-		rc = pool_alloc_raw(ch->pool, room, dipc_os_pid(), deadline, &blk);
+		rc = pool_alloc_wait_raw(ch->pool, room, dipc_os_pid(), deadline, &blk);
 		if (rc)
 			return rc;
 		op.buf = pool_ptr(ch->pool, blk + BLK_HDR);

@@ -27,6 +27,7 @@ static const char *const messages[] = {
 	[18] = "operating-system failure",
 	[19] = "name too long",
 	[20] = "a process or system limit was reached",
+	[21] = "the barrier is broken",
 };
 
 const char *dipc_strerror(int code)

@@ -5,11 +5,14 @@
  * Nothing needs dipc_init: every piece of library-wide state starts in a
  * usable form.  dipc_init only sets the log level.  dipc_cleanup closes
  * the streams this process still has open (see stream.c for what then
- * happens to their handles) and puts logging back to its defaults.  It
+ * happens to their handles), lets go of the pools mapped only to ring
+ * channel sets' bells (channelset.c), and puts logging back to its
+ * defaults.  It
  * must not run while other threads use streams, and it refuses to run
  * from a listener callback (it would have to join that very thread).
  */
 #include "stream.h"
+#include "channel.h"
 
 int dipc_init(int log_level)
 {
@@ -24,6 +27,7 @@ int dipc_cleanup(void)
 	if (n)
 		DIPC_LOG(DIPC_LOG_BASIC, "cleanup closed %d open stream%s", n,
 			 n == 1 ? "" : "s");
+	chset_cleanup();
 	dipc_log_set_level(DIPC_LOG_DISABLE);
 	dipc_log_set_handler(NULL, NULL);
 	return 0;

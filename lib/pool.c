@@ -691,6 +691,39 @@ int dipc_pool_alloc_wait(dipc_pool *pool, size_t size, int64_t timeout_ns, dipc_
 	}
 }
 
+/* pool_alloc_raw that also waits for room until deadline, for the
+ * allocations a channel makes on a caller's behalf (a payload larger than
+ * the block, a receive into an empty message): the caller's timeout covers
+ * the wait for room as it covers dipc_pool_alloc_wait's, by the same
+ * loop.  Try once (deadline 0) still reports DIPC_ENOSPC. */
+int pool_alloc_wait_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t deadline,
+			uint64_t *blk)
+{
+	struct pool_hdr *h = p->hdr;
+	int rc = pool_alloc_raw(p, size, owner, deadline, blk);
+	if (rc != DIPC_ENOSPC || deadline == 0 || size > p->heap_size - BLK_HDR)
+		return rc;
+	for (;;) {
+		int64_t left = dipc_time_left(deadline, DIPC_LIVENESS_NS);
+		if (left == 0)
+			return DIPC_ETIMEDOUT;
+		uint32_t seq = atomic_load_explicit(&h->free_seq, memory_order_acquire);
+		int slot = dipc_waiters_join(&h->free_waiters);
+		atomic_thread_fence(memory_order_seq_cst);
+		rc = pool_alloc_raw(p, size, owner, deadline, blk);
+		int w = 0;
+		if (rc == DIPC_ENOSPC && slot >= 0)
+			w = dipc_os_wait(&p->shm, &h->free_seq, seq, left);
+		else if (rc == DIPC_ENOSPC)
+			dipc_os_sleep_ns(left < 1000000 ? (uint64_t)left : 1000000);
+		dipc_waiters_leave(&h->free_waiters, slot);
+		if (w == DIPC_ETIMEDOUT)
+			dipc_waiters_repair(&h->free_waiters);
+		if (rc != DIPC_ENOSPC)
+			return rc;
+	}
+}
+
 int dipc_pool_reclaim(dipc_pool *pool)
 {
 	if (!pool_ok(pool))

@@ -201,6 +201,11 @@ static inline bool pool_used_to_free(struct blk_hdr *b, uint64_t w)
  * DIPC_ETIMEDOUT when a live holder keeps it. */
 int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t deadline,
 		   uint64_t *blk);
+/* The same, waiting for room until deadline when the pool has none
+ * (pool.c, beside dipc_pool_alloc_wait): DIPC_ETIMEDOUT when it expired,
+ * DIPC_ENOSPC at once when trying once or when size can never fit. */
+int pool_alloc_wait_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t deadline,
+			uint64_t *blk);
 /* Free the block whose header is at heap offset blk: into the cache when
  * it has room for it, else into the chain; never waits on another
  * process (a block whose lock is held is parked, see pool_park). */

@@ -104,7 +104,7 @@ flags = library_flags() if NEEDS_LIBRARY else {}
 flags.setdefault("extra_compile_args", []).append("-std=gnu11")
 
 SOURCES = ["ext/module.c", "ext/pool.c", "ext/channel.c", "ext/message.c",
-           "ext/handles.c", "ext/stream.c"]
+           "ext/handles.c", "ext/stream.c", "ext/chanset.c"]
 
 # The metadata lives in pyproject.toml; setuptools older than 61 cannot
 # read it there, so give them what the build needs here.

@@ -51,6 +51,9 @@ static const char *const api[] = {
 	"dipc_channel_detach", "dipc_channel_serialize", "dipc_channel_attach",
 	"dipc_channel_count", "dipc_channel_capacity", "dipc_channel_block_size",
 	"dipc_channel_cuid", "dipc_channel_pool", "dipc_channel_poll",
+	"dipc_channel_blocked_receivers", "dipc_channel_barrier", "dipc_channel_barrier_count",
+	"dipc_channel_barrier_broken",
+	"dipc_channelset_create", "dipc_channelset_destroy", "dipc_channelset_poll",
 	"dipc_handle_attr_init",
 	"dipc_sendh_create", "dipc_sendh_open", "dipc_sendh_close", "dipc_sendh_destroy",
 	"dipc_sendh_send", "dipc_sendh_send_bytes",
@@ -72,7 +75,7 @@ static const char *code_name(long long c)
 		"DIPC_ETIMEDOUT", "DIPC_ENOTOPEN", "DIPC_EDESTROYED", "DIPC_EPEERCLOSED",
 		"DIPC_EPERM", "DIPC_EVERSION", "DIPC_EEXIST", "DIPC_ENOENT", "DIPC_EBUSY",
 		"DIPC_EMSGSIZE", "DIPC_ECORRUPT", "DIPC_EFOREIGN", "DIPC_ESYS",
-		"DIPC_ENAMETOOLONG", "DIPC_ELIMIT",
+		"DIPC_ENAMETOOLONG", "DIPC_ELIMIT", "DIPC_EBROKEN",
 	};
 	static char buf[4][24];
 	static int i;
@@ -799,8 +802,10 @@ static void rows_channel(struct fx *f)
 	 * descriptor points at memory a process may write. */
 	unsigned char *data = tc_ptr(f->m);
 	uint64_t mblk = get64(f->mdesc + M_BLK);
+	/* The channel ABI, as a live descriptor carries it. */
+	uint32_t abi = (uint32_t)(get64(f->cdesc) >> 32);
 	struct { uint64_t live, cuid; uint32_t abi, pad; uint64_t cap, bs, slot, nonce; } fake = {
-		0x4e41484343504944ull ^ 77, 77, 2, 0, (uint64_t)1 << 20, 1024, 64 + 1024, 42,
+		0x4e41484343504944ull ^ 77, 77, abi, 0, (uint64_t)1 << 20, 1024, 64 + 1024, 42,
 	};
 	memcpy(b, f->cdesc, n);
 	put64(b + C_CUID, 77);
@@ -819,7 +824,7 @@ static void rows_channel(struct fx *f)
 	memcpy(data, &fake, sizeof(fake));
 	ROW(dipc_channel_attach, DIPC_EVERSION, "forged header: another ABI",
 	    chk_dipc_channel_attach(b, n, f->p));
-	fake.abi = 2;
+	fake.abi = abi;
 	fake.bs = 0;
 	memcpy(data, &fake, sizeof(fake));
 	ROW(dipc_channel_attach, DIPC_ECORRUPT, "forged header: block size 0",
@@ -865,6 +870,124 @@ static void rows_channel(struct fx *f)
 	ROW(dipc_channel_destroy, DIPC_EDESTROYED, "a second handle after the first destroyed it",
 	    dipc_channel_destroy(c3b));
 	ROW(dipc_channel_detach, 0, "a second handle on a live channel", dipc_channel_detach(again));
+}
+
+/* ---- barriers and channel sets ----------------------------------------------- */
+
+static void rows_chanset(struct fx *f)
+{
+	struct dipc_channel_attr a;
+	dipc_channel_attr_init(&a);
+	a.capacity = 2;
+	a.block_size = 8;
+	dipc_channel *bc = NULL, *tiny = NULL;
+	if (dipc_channel_create(f->p, 40, &a, &bc))
+		stop("cannot create the barrier channel");
+	a.block_size = 3;
+	if (dipc_channel_create(f->p, 41, &a, &tiny))
+		stop("cannot create the small-block channel");
+
+	ROW(dipc_channel_blocked_receivers, DIPC_EINVAL, "NULL",
+	    dipc_channel_blocked_receivers(NULL));
+	ROW(dipc_channel_blocked_receivers, DIPC_EDESTROYED, "destroyed elsewhere",
+	    dipc_channel_blocked_receivers(f->dead));
+	ROW(dipc_channel_blocked_receivers, 0, "nobody waits", dipc_channel_blocked_receivers(bc));
+
+	ROW(dipc_channel_barrier, DIPC_EINVAL, "NULL", dipc_channel_barrier(NULL, DIPC_BARRIER_WAIT, 0));
+	ROW(dipc_channel_barrier, DIPC_EINVAL, "op 0", dipc_channel_barrier(bc, 0, 0));
+	ROW(dipc_channel_barrier, DIPC_EINVAL, "op INT_MAX", dipc_channel_barrier(bc, INT_MAX, 0));
+	ROW(dipc_channel_barrier, DIPC_EINVAL, "op INT_MIN", dipc_channel_barrier(bc, INT_MIN, 0));
+	ROW(dipc_channel_barrier, DIPC_EINVAL, "timeout -2",
+	    dipc_channel_barrier(bc, DIPC_BARRIER_WAIT, -2));
+	ROW(dipc_channel_barrier, DIPC_EINVAL, "timeout INT64_MIN",
+	    dipc_channel_barrier(bc, DIPC_BARRIER_RELEASE, INT64_MIN));
+	ROW(dipc_channel_barrier, DIPC_EINVAL, "blocks too small for a release message",
+	    dipc_channel_barrier(tiny, DIPC_BARRIER_WAIT, 0));
+	ROW(dipc_channel_barrier, DIPC_EDESTROYED, "destroyed elsewhere, timeout INT64_MAX",
+	    dipc_channel_barrier(f->dead, DIPC_BARRIER_WAIT, INT64_MAX));
+	ROW(dipc_channel_barrier, 0, "a release with nobody counted, timeout INT64_MAX",
+	    dipc_channel_barrier(bc, DIPC_BARRIER_RELEASE, INT64_MAX));
+	ROW(dipc_channel_barrier, 0, "abort with nobody counted",
+	    dipc_channel_barrier(bc, DIPC_BARRIER_ABORT, 0));
+	ROW(dipc_channel_barrier, DIPC_EBROKEN, "a wait on the broken barrier, timeout INT64_MAX",
+	    dipc_channel_barrier(bc, DIPC_BARRIER_WAIT, INT64_MAX));
+	ROW(dipc_channel_barrier, 0, "reset with nobody counted",
+	    dipc_channel_barrier(bc, DIPC_BARRIER_RESET, 0));
+	ROW(dipc_channel_barrier_count, DIPC_EINVAL, "NULL", dipc_channel_barrier_count(NULL));
+	ROW(dipc_channel_barrier_count, DIPC_EDESTROYED, "destroyed elsewhere",
+	    dipc_channel_barrier_count(f->dead));
+	ROW(dipc_channel_barrier_count, 0, "after the reset", dipc_channel_barrier_count(bc));
+	ROW(dipc_channel_barrier_broken, DIPC_EINVAL, "NULL", dipc_channel_barrier_broken(NULL));
+	ROW(dipc_channel_barrier_broken, DIPC_EDESTROYED, "destroyed elsewhere",
+	    dipc_channel_barrier_broken(f->dead));
+	ROW(dipc_channel_barrier_broken, 0, "after the reset", dipc_channel_barrier_broken(bc));
+
+	dipc_channelset *set = SENTINEL;
+	dipc_channel *one[1] = { bc }, *with_null[2] = { bc, NULL };
+	dipc_channel *with_dead[2] = { bc, f->dead };
+	ROW(dipc_channelset_create, DIPC_EINVAL, "pool NULL",
+	    dipc_channelset_create(NULL, one, 1, DIPC_POLL_READABLE, &set) +
+	    (set != NULL ? E_OUT_LEFT : 0));
+	ROW(dipc_channelset_create, DIPC_EINVAL, "channels NULL",
+	    dipc_channelset_create(f->p, NULL, 1, DIPC_POLL_READABLE, &set));
+	ROW(dipc_channelset_create, DIPC_EINVAL, "n 0", dipc_channelset_create(f->p, one, 0,
+	    DIPC_POLL_READABLE, &set));
+	ROW(dipc_channelset_create, DIPC_EINVAL, "n SIZE_MAX (beyond the array too)",
+	    dipc_channelset_create(f->p, one, SIZE_MAX, DIPC_POLL_READABLE, &set));
+	ROW(dipc_channelset_create, DIPC_EINVAL, "a NULL channel in the array",
+	    dipc_channelset_create(f->p, with_null, 2, DIPC_POLL_READABLE, &set));
+	ROW(dipc_channelset_create, DIPC_EINVAL, "events 0",
+	    dipc_channelset_create(f->p, one, 1, 0, &set));
+	ROW(dipc_channelset_create, DIPC_EINVAL, "events INT_MIN",
+	    dipc_channelset_create(f->p, one, 1, INT_MIN, &set));
+	ROW(dipc_channelset_create, DIPC_EINVAL, "events DIPC_POLL_DESTROYED (output only)",
+	    dipc_channelset_create(f->p, one, 1, DIPC_POLL_DESTROYED, &set));
+	ROW(dipc_channelset_create, DIPC_EINVAL, "set NULL",
+	    dipc_channelset_create(f->p, one, 1, DIPC_POLL_READABLE, NULL));
+	ROW(dipc_channelset_create, DIPC_EDESTROYED, "a channel destroyed elsewhere",
+	    dipc_channelset_create(f->p, with_dead, 2, DIPC_POLL_READABLE, &set) +
+	    (set != NULL ? E_OUT_LEFT : 0));
+	ROW(dipc_channelset_create, 0, "the bell in another pool than the channel's",
+	    dipc_channelset_create(f->q, one, 1, DIPC_POLL_READABLE | DIPC_POLL_WRITABLE, &set));
+	struct dipc_channelset_event ev[2];
+	ROW(dipc_channelset_poll, DIPC_EINVAL, "NULL", dipc_channelset_poll(NULL, ev, 2, 0));
+	ROW(dipc_channelset_poll, DIPC_EINVAL, "ev NULL", dipc_channelset_poll(set, NULL, 2, 0));
+	ROW(dipc_channelset_poll, DIPC_EINVAL, "max 0", dipc_channelset_poll(set, ev, 0, 0));
+	ROW(dipc_channelset_poll, DIPC_EINVAL, "timeout -2", dipc_channelset_poll(set, ev, 2, -2));
+	ROW(dipc_channelset_poll, 1, "max SIZE_MAX, timeout INT64_MAX (writable at once)",
+	    dipc_channelset_poll(set, ev, SIZE_MAX, INT64_MAX));
+	ROW(dipc_channel_detach, DIPC_EBUSY, "while a channel set watches through it",
+	    dipc_channel_detach(bc));
+	ROW(dipc_channel_destroy, DIPC_EBUSY, "while a channel set watches through it",
+	    dipc_channel_destroy(bc));
+	ROW(dipc_channelset_destroy, DIPC_EINVAL, "NULL", dipc_channelset_destroy(NULL));
+	ROW(dipc_channelset_destroy, 0, "a live set", dipc_channelset_destroy(set));
+	ROW(dipc_channelset_destroy, DIPC_EINVAL, "the same set again (stale)",
+	    dipc_channelset_destroy(set));
+	ROW(dipc_channelset_poll, DIPC_EINVAL, "a destroyed set (stale)",
+	    dipc_channelset_poll(set, ev, 2, 0));
+
+	/* A channel's pool handle detached under a set (a misuse): polls
+	 * see the channel gone, destroy still works. */
+	dipc_pool *p2 = NULL, *p3 = NULL;
+	dipc_channel *bc2 = NULL;
+	unsigned char cd[DIPC_SERIAL_MAX];
+	int cn = dipc_channel_serialize(bc, cd, sizeof(cd));
+	if (dipc_pool_attach(f->pdesc, (size_t)f->plen, &p2) ||
+	    dipc_pool_attach(f->pdesc, (size_t)f->plen, &p3) ||
+	    dipc_channel_attach(cd, (size_t)cn, p2, &bc2) ||
+	    dipc_channelset_create(p3, &bc2, 1, DIPC_POLL_WRITABLE, &set))
+		stop("cannot set up the set over detached pools");
+	dipc_pool_detach(p2);
+	ROW(dipc_channelset_poll, 1, "its channel's pool handle detached: reported destroyed",
+	    dipc_channelset_poll(set, ev, 2, 0) + (ev[0].revents != DIPC_POLL_DESTROYED ? 100 : 0));
+	ROW(dipc_channelset_destroy, 0, "with its channel's pool handle detached",
+	    dipc_channelset_destroy(set));
+	dipc_channel_detach(bc2);
+	dipc_pool_detach(p3);
+
+	dipc_channel_destroy(tiny);
+	dipc_channel_destroy(bc);
 }
 
 /* ---- handles and messages ------------------------------------------------------ */
@@ -1561,6 +1684,7 @@ int main(int argc, char **argv)
 	rows_pool(&f);
 	rows_mem(&f);
 	rows_channel(&f);
+	rows_chanset(&f);
 	rows_handles(&f);
 	rows_stale();
 	fx_teardown(&f);

@@ -509,11 +509,11 @@ static void test_messages(void)
 
 	/* Receiving into an empty message needs room in the pool. */
 	E(dipc_sendh_send_bytes(sh, "needs room", 11, 0), 0);
-	dipc_mem *hog[300];
+	static dipc_mem *hog[1024];
 	int nh = 0;
-	while (nh < 300 && dipc_pool_alloc(p, 4096, &hog[nh]) == 0)
+	while (nh < 1024 && dipc_pool_alloc(p, 4096, &hog[nh]) == 0)
 		nh++;
-	while (nh < 300 && dipc_pool_alloc(p, 64, &hog[nh]) == 0)
+	while (nh < 1024 && dipc_pool_alloc(p, 64, &hog[nh]) == 0)
 		nh++;
 	dipc_msg_create_empty(&r);
 	E(dipc_recvh_recv(rh, r, 0), DIPC_ENOSPC);

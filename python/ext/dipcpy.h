@@ -186,4 +186,9 @@ int dipy_handles_init(PyObject *module);
 extern PyTypeObject Dipy_StreamType;
 int dipy_stream_init(PyObject *module);
 
+/* ---- barriers and channel sets (chanset.c) ---------------------------------- */
+
+extern PyTypeObject Dipy_ChannelSetType;
+int dipy_chanset_init(PyObject *module);
+
 #endif

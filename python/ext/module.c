@@ -390,7 +390,10 @@ int dipy_wait_stop(dipy_op op, void *arg, int64_t timeout_ns, int busy_rc,
 	/* The common case, where the operation can proceed at once, costs
 	 * no GIL release. */
 	int rc = op(arg, DIPC_TRY_ONCE);
-	if (rc != busy_rc || timeout_ns == DIPC_TRY_ONCE)
+	/* No room in the pool is a busy state too: with a timeout the
+	 * library waits for room (a send larger than the block, a receive
+	 * into an empty message), so the slices below must run. */
+	if ((rc != busy_rc && rc != DIPC_ENOSPC) || timeout_ns == DIPC_TRY_ONCE)
 		return rc;
 	int64_t deadline = timeout_ns == DIPC_WAIT_FOREVER ? INT64_MAX : dipy_now_ns() + timeout_ns;
 	for (;;) {
@@ -485,7 +488,7 @@ static const char *const errnames[] = {
 	"OK", "EINVAL", "ENOMEM", "ENOSPC", "EFULL", "EEMPTY", "ETIMEDOUT",
 	"ENOTOPEN", "EDESTROYED", "EPEERCLOSED", "EPERM", "EVERSION", "EEXIST",
 	"ENOENT", "EBUSY", "EMSGSIZE", "ECORRUPT", "EFOREIGN", "ESYS", "ENAMETOOLONG",
-	"ELIMIT",
+	"ELIMIT", "EBROKEN",
 };
 
 static PyObject *mod_errname(PyObject *self, PyObject *arg)
@@ -572,7 +575,7 @@ PyMODINIT_FUNC PyInit__dragonipc(void)
 			goto fail;
 		}
 	}
-	if (dipy_handles_init(m) < 0 || dipy_stream_init(m) < 0)
+	if (dipy_handles_init(m) < 0 || dipy_stream_init(m) < 0 || dipy_chanset_init(m) < 0)
 		goto fail;
 
 	struct { const char *n; long v; } consts[] = {
@@ -584,6 +587,7 @@ PyMODINIT_FUNC PyInit__dragonipc(void)
 		{ "EBUSY", DIPC_EBUSY }, { "EMSGSIZE", DIPC_EMSGSIZE }, { "ECORRUPT", DIPC_ECORRUPT },
 		{ "EFOREIGN", DIPC_EFOREIGN }, { "ESYS", DIPC_ESYS },
 		{ "ENAMETOOLONG", DIPC_ENAMETOOLONG }, { "ELIMIT", DIPC_ELIMIT },
+		{ "EBROKEN", DIPC_EBROKEN },
 		{ "NAME_MAX", DIPC_NAME_MAX }, { "POOL_MIN_SIZE", (long)DIPC_POOL_MIN_SIZE },
 		{ "CHANNEL_DEFAULT_CAPACITY", DIPC_CHANNEL_DEFAULT_CAPACITY },
 		{ "CHANNEL_DEFAULT_BLOCK_SIZE", DIPC_CHANNEL_DEFAULT_BLOCK_SIZE },

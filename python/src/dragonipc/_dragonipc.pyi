@@ -1,6 +1,6 @@
 """Type stubs for the compiled core of dragonipc."""
 
-from typing import Any, Callable, Optional, Tuple, Union, final
+from typing import Any, Callable, List, Optional, Tuple, Union, final
 
 _Buffer = Union[bytes, bytearray, memoryview]
 _Timeout = Union[None, int, float]
@@ -26,6 +26,7 @@ EFOREIGN: int
 ESYS: int
 ENAMETOOLONG: int
 ELIMIT: int
+EBROKEN: int
 NAME_MAX: int
 POOL_MIN_SIZE: int
 CHANNEL_DEFAULT_CAPACITY: int
@@ -170,3 +171,27 @@ class Stream:
     def write(self, data: Union[_Buffer, str], timeout: _Timeout = ...) -> int: ...
     def read(self, buf: Any, n: int, blocking: bool = ..., timeout: _Timeout = ...) -> int: ...
     def status(self) -> str: ...
+
+# Barriers and channel sets (chanset.c)
+BARRIER_WAIT: int
+BARRIER_RELEASE: int
+BARRIER_ABORT: int
+BARRIER_RESET: int
+BARRIER_LAST: int
+POLL_DESTROYED: int
+CHANNEL_MAX_WATCHERS: int
+CHANNELSET_MAX: int
+
+def _channel_barrier(channel: Channel, op: int, timeout: _Timeout = ...) -> int: ...
+def _channel_barrier_count(channel: Channel) -> int: ...
+def _channel_barrier_broken(channel: Channel) -> bool: ...
+def _channel_blocked_receivers(channel: Channel) -> int: ...
+
+class ChannelSetCore:
+    def __init__(self, pool: Pool, channels: Any, events: int) -> None: ...
+    def _poll(self, max: int, timeout: _Timeout = ...) -> List[Tuple[int, int]]: ...
+    def destroy(self) -> None: ...
+    @property
+    def _channels(self) -> Tuple[Channel, ...]: ...
+    @property
+    def is_destroyed(self) -> bool: ...

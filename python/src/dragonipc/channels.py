@@ -76,6 +76,8 @@ __all__ = [
     "Many2ManyWritingChannelFile", "Many2ManyReadingChannelFile",
     "GatewayMessage", "register_gateways_from_env", "discard_gateways",
     "BUF_READ", "BUF_WRITE", "MINIMUM_BLOCK_SIZE", "HandlePickleError",
+    "ChannelSet", "ChannelSetError", "ChannelSetTimeout",
+    "ChannelBarrierReady", "ChannelBarrierBroken",
 ]
 
 #: Messages: see the class's own documentation.
@@ -177,6 +179,20 @@ class EventType(enum.IntEnum):
     POLLFULL = 5
     #: Not a wait: report the number of messages (in poll_result.value).
     POLLSIZE = 6
+    # The channel as a barrier (see ChannelBarrierReady); Dragon's values.
+    #: Release the parties counted on the barrier and mend it.
+    POLLRESET = 7
+    #: Count the caller in on the barrier (Dragon also calls it POLLBARRIER).
+    POLLBARRIER_WAIT = 8
+    POLLBARRIER = 8
+    #: Break the barrier, releasing the counted parties with -1.
+    POLLBARRIER_ABORT = 9
+    #: Release the counted parties (by the one told it came last).
+    POLLBARRIER_RELEASE = 10
+    #: Not a wait: is the barrier broken (poll_result.value)?
+    POLLBARRIER_ISBROKEN = 11
+    #: Not a wait: parties counted in (poll_result.value).
+    POLLBARRIER_WAITERS = 12
     #: Not a wait: report how many receivers are blocked on the channel.
     POLLBLOCKED_RECEIVERS = 13
     #: Semaphore channels: take one (wait up to the timeout for one).
@@ -574,6 +590,8 @@ class Channel(_dragonipc.Channel):
         except ValueError:
             raise ChannelValueError("event_mask %r is not one this library provides"
                                     % (event_mask,)) from None
+        if event in _BARRIER_EVENTS:
+            return _barrier_poll(self, event, timeout, poll_result)
         if poll_result is not None:
             poll_result.value, poll_result.rc = 0, _dragonipc.ETIMEDOUT
         value, held = 0, True
@@ -1119,3 +1137,208 @@ class Many2ManyReadingChannelFile:
             self._recvh.close()
         except Exception:
             pass
+
+
+# ---- the channel as a barrier, and channel sets (Dragon's names) --------------
+#
+# A channel of capacity n is a barrier of n parties (the C library's
+# dipc_channel_barrier(3)): Channel.poll(event_mask=POLLBARRIER_WAIT) counts
+# the caller in and returns True, or raises ChannelBarrierReady for the
+# party that came last, which releases the others with POLLBARRIER_RELEASE;
+# then every party receives one message from the channel, a 4-byte int in
+# the machine's byte order: 0..n-1, or -1 if the barrier broke.
+
+import threading as _threading
+
+from ._errors import DragonIPCError as _DragonIPCError
+
+
+class ChannelBarrierBroken(ChannelError, _threading.BrokenBarrierError):
+    """The channel's barrier is broken (aborted, or a wait on it timed out);
+    it must be reset with a POLLRESET poll."""
+
+
+class ChannelBarrierReady(ChannelError):
+    """Raised by a POLLBARRIER_WAIT poll to the party that completes the
+    count: it must now release the others with POLLBARRIER_RELEASE."""
+
+
+class ChannelSetError(_DragonIPCError):
+    """A channel set could not be made or polled (as in Dragon, not a
+    ChannelError)."""
+
+
+class ChannelSetTimeout(ChannelSetError, TimeoutError):
+    """A ChannelSet poll found nothing ready within its timeout."""
+
+
+_BARRIER_OPS = {
+    EventType.POLLBARRIER_WAIT: _dragonipc.BARRIER_WAIT,
+    EventType.POLLBARRIER_RELEASE: _dragonipc.BARRIER_RELEASE,
+    EventType.POLLBARRIER_ABORT: _dragonipc.BARRIER_ABORT,
+    EventType.POLLRESET: _dragonipc.BARRIER_RESET,
+}
+_BARRIER_QUERIES = {
+    EventType.POLLBARRIER_ISBROKEN: lambda ch: int(_dragonipc._channel_barrier_broken(ch)),
+    EventType.POLLBARRIER_WAITERS: _dragonipc._channel_barrier_count,
+    EventType.POLLBLOCKED_RECEIVERS: _dragonipc._channel_blocked_receivers,
+}
+_BARRIER_EVENTS = frozenset(_BARRIER_OPS) | frozenset(_BARRIER_QUERIES)
+
+
+def _set_result(poll_result, value, rc):
+    if poll_result is not None:
+        poll_result.value, poll_result.rc = value, rc
+
+
+def _barrier_poll(ch, event, timeout, poll_result):
+    """Channel.poll for the barrier events and queries."""
+    if event in _BARRIER_QUERIES:
+        _set_result(poll_result, _BARRIER_QUERIES[event](ch), 0)
+        return True
+    rc = _dragonipc._channel_barrier(ch, _BARRIER_OPS[event], timeout)
+    if rc >= 0 and rc != _dragonipc.BARRIER_LAST:
+        _set_result(poll_result, int(event), 0)
+        return True
+    if rc == _dragonipc.BARRIER_LAST:
+        _set_result(poll_result, int(event), 0)
+        raise ChannelBarrierReady("all parties are here: release them with a "
+                                  "POLLBARRIER_RELEASE poll")
+    if rc == _dragonipc.EBROKEN:
+        _set_result(poll_result, 0, rc)
+        raise ChannelBarrierBroken("the barrier is broken; reset it with a POLLRESET poll", rc)
+    if rc == _dragonipc.ETIMEDOUT and event == EventType.POLLBARRIER_WAIT:
+        # As Dragon does: a wait that times out breaks the barrier and
+        # releases the parties counted in.
+        _dragonipc._channel_barrier(ch, _dragonipc.BARRIER_ABORT, 0)
+        _set_result(poll_result, 0, rc)
+        raise ChannelBarrierBroken("the barrier wait timed out; the barrier is now broken", rc)
+    # Try once and not possible now (Dragon's "try again"), or the lock of
+    # the barrier was not had in time.
+    _set_result(poll_result, 0, rc)
+    return False
+
+
+def _barrier_count(self):
+    """Parties counted in on the channel's barrier and not yet released."""
+    return _dragonipc._channel_barrier_count(self)
+
+
+def _broken_barrier(self):
+    """True while the channel's barrier is broken."""
+    return _dragonipc._channel_barrier_broken(self)
+
+
+def _blocked_receivers(self):
+    """How many receivers (and pollers for messages) are asleep on the channel."""
+    return _dragonipc._channel_blocked_receivers(self)
+
+
+Channel.barrier_count = property(_barrier_count)
+Channel.broken_barrier = property(_broken_barrier)
+Channel.blocked_receivers = property(_blocked_receivers)
+
+_SET_MASKS = {
+    EventType.POLLIN: _dragonipc.POLL_READABLE,
+    EventType.POLLOUT: _dragonipc.POLL_WRITABLE,
+    EventType.POLLINOUT: _dragonipc.POLL_READABLE | _dragonipc.POLL_WRITABLE,
+    EventType.POLLEMPTY: _dragonipc.POLL_EMPTY,
+    EventType.POLLFULL: _dragonipc.POLL_FULL,
+}
+
+
+def _revent(mask):
+    if mask & _dragonipc.POLL_DESTROYED:
+        return EventType.POLLNOTHING
+    both = _dragonipc.POLL_READABLE | _dragonipc.POLL_WRITABLE
+    if mask & both == both:
+        return EventType.POLLINOUT
+    for event, bit in ((EventType.POLLIN, _dragonipc.POLL_READABLE),
+                       (EventType.POLLOUT, _dragonipc.POLL_WRITABLE),
+                       (EventType.POLLEMPTY, _dragonipc.POLL_EMPTY),
+                       (EventType.POLLFULL, _dragonipc.POLL_FULL)):
+        if mask & bit:
+            return event
+    return EventType.POLLNOTHING
+
+
+class ChannelSet(_dragonipc.ChannelSetCore):
+    """Wait on many channels at once (Dragon's ``ChannelSet``).
+
+    ``ChannelSet(mem_pool, channel_list, lock_type=None,
+    num_allowed_spin_waiters=None, event_mask=EventType.POLLIN,
+    capture_all_events=True)`` watches every channel of channel_list (they
+    may live in different pools) for event_mask: POLLIN, POLLOUT,
+    POLLINOUT, POLLEMPTY or POLLFULL.  The set's bell, the word its polls
+    sleep on, is allocated in mem_pool.  poll() sleeps once for all of them
+    and returns ``(channel, revent)`` for a channel where the event holds,
+    taking the channels in turn so that a busy one does not hide the
+    others.  A channel destroyed meanwhile is returned with POLLNOTHING.
+
+    Differences from Dragon: readiness is a state, reported by every poll
+    while it holds; a sender never waits for a poller to take its event,
+    whatever capture_all_events says (which, like lock_type and
+    num_allowed_spin_waiters, is accepted and checked but changes
+    nothing).  A channel takes at most eight sets at a time.  A set
+    belongs to the process that made it and does not pickle.  The set
+    holds its channels: they stay usable through it until it is destroyed
+    (by destroy() or when collected), and destroying a channel meanwhile
+    works as usual.
+    """
+
+    def __init__(self, mem_pool, channel_list, lock_type=None, num_allowed_spin_waiters=None,
+                 event_mask=EventType.POLLIN, capture_all_events=True):
+        """Make the set (see the class documentation)."""
+        if not isinstance(mem_pool, MemoryPool):
+            raise TypeError("mem_pool must be a MemoryPool, not %s" % type(mem_pool).__name__)
+        if num_allowed_spin_waiters is not None and (
+                not isinstance(num_allowed_spin_waiters, int) or
+                isinstance(num_allowed_spin_waiters, bool) or num_allowed_spin_waiters <= 0):
+            raise ChannelSetError("num_allowed_spin_waiters must be an integer greater than zero")
+        try:
+            events = _SET_MASKS[EventType(event_mask)]
+        except (ValueError, KeyError):
+            raise ChannelSetError("event_mask must be POLLIN, POLLOUT, POLLINOUT, POLLEMPTY "
+                                  "or POLLFULL, not %r" % (event_mask,)) from None
+        channels = list(channel_list)
+        for c in channels:
+            if not isinstance(c, Channel):
+                raise ChannelSetError("channel_list holds %s, not a Channel" % type(c).__name__)
+        try:
+            super().__init__(mem_pool, channels, events)
+        except ChannelError as exc:
+            raise ChannelSetError("could not create the channel set: %s" % exc.msg,
+                                  exc.lib_err) from exc
+        self.channel_list = channels
+        self.event_mask = EventType(event_mask)
+
+    def poll(self, timeout=None, wait_mode=IDLE_WAIT):
+        """Wait until the event holds on a channel of the set.
+
+        Returns ``(channel, revent)``.  timeout: None waits forever, 0
+        looks once, a positive number is seconds; ChannelSetTimeout when
+        nothing held in time.  wait_mode is accepted for compatibility
+        (the poll sleeps).
+        """
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise ValueError("poll timeout must be a float or int")
+            if timeout < 0:
+                raise ValueError("Cannot provide timeout < 0 to poll operation")
+        try:
+            got = self._poll(1, timeout)
+        except ChannelError as exc:
+            raise ChannelSetError("could not poll the channel set: %s" % exc.msg,
+                                  exc.lib_err) from exc
+        if not got:
+            raise ChannelSetTimeout("timeout while polling the channel set", _dragonipc.ETIMEDOUT)
+        index, mask = got[0]
+        return (self.channel_list[index], _revent(mask))
+
+    def __reduce__(self):
+        raise TypeError("a ChannelSet belongs to the process that made it and does not pickle")
+
+    def __repr__(self):
+        return "<ChannelSet of %d channels, %s%s>" % (
+            len(self.channel_list), self.event_mask.name,
+            ", destroyed" if self.is_destroyed else "")

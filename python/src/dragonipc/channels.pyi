@@ -41,6 +41,11 @@ __all__ = [
     'Many2ManyWritingChannelFile', 'Many2ManyReadingChannelFile',
     'GatewayMessage', 'register_gateways_from_env', 'discard_gateways',
     'BUF_READ', 'BUF_WRITE', 'MINIMUM_BLOCK_SIZE', 'HandlePickleError',
+    'ChannelSet',
+    'ChannelSetError',
+    'ChannelSetTimeout',
+    'ChannelBarrierReady',
+    'ChannelBarrierBroken',
 ]
 
 import enum
@@ -114,6 +119,13 @@ class EventType(enum.IntEnum):
     POLLEMPTY = 4
     POLLFULL = 5
     POLLSIZE = 6
+    POLLRESET = 7
+    POLLBARRIER_WAIT = 8
+    POLLBARRIER = 8
+    POLLBARRIER_ABORT = 9
+    POLLBARRIER_RELEASE = 10
+    POLLBARRIER_ISBROKEN = 11
+    POLLBARRIER_WAITERS = 12
     POLLBLOCKED_RECEIVERS = 13
     SEMAPHORE_P = 14
     SEMAPHORE_V = 15
@@ -246,3 +258,28 @@ class Many2ManyReadingChannelFile:
     def close(self) -> None: ...
     def __enter__(self) -> "Many2ManyReadingChannelFile": ...
     def __exit__(self, *exc: Any) -> None: ...
+    def barrier_count(self) -> int: ...
+    @property
+    def broken_barrier(self) -> bool: ...
+    @property
+    def blocked_receivers(self) -> int: ...
+    def __enter__(self) -> "Channel": ...
+    def __exit__(self, *exc: Any) -> None: ...
+
+# The channel as a barrier, and channel sets
+import threading
+from ._errors import DragonIPCError
+
+class ChannelBarrierBroken(ChannelError, threading.BrokenBarrierError): ...
+class ChannelBarrierReady(ChannelError): ...
+class ChannelSetError(DragonIPCError): ...
+class ChannelSetTimeout(ChannelSetError, TimeoutError): ...
+
+class ChannelSet(_dragonipc.ChannelSetCore):
+    channel_list: list
+    event_mask: EventType
+    def __init__(self, mem_pool: MemoryPool, channel_list: Any, lock_type: Any = ...,
+                 num_allowed_spin_waiters: Optional[int] = ..., event_mask: int = ...,
+                 capture_all_events: bool = ...) -> None: ...
+    def poll(self, timeout: Union[None, int, float] = ...,
+             wait_mode: int = ...) -> Tuple[Channel, EventType]: ...
