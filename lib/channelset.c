@@ -140,8 +140,23 @@ static int bells_slot(uint64_t nonce)
 	return best;
 }
 
+/* fork() must not copy the lock held by another thread: the prepare hook
+ * takes it, both sides let it go. */
+static void bells_lock_take(void)
+{
+	dipc_spin_lock(&bells_lock);
+}
+
+static void bells_lock_give(void)
+{
+	dipc_spin_unlock(&bells_lock);
+}
+
 static dipc_pool *bell_pool_get(const unsigned char *desc, uint64_t nonce)
 {
+	static _Atomic int hooked;
+	if (!atomic_load_explicit(&hooked, memory_order_acquire) && !atomic_exchange(&hooked, 1))
+		dipc_os_on_fork(bells_lock_take, bells_lock_give, bells_lock_give);
 	uint64_t now = dipc_os_now_ns();
 	dipc_spin_lock(&bells_lock);
 	int i = bells_slot(nonce);
@@ -453,7 +468,7 @@ int dipc_channelset_create(dipc_pool *pool, dipc_channel *const *channels, size_
 	for (size_t k = 0; k < n; k++)
 		if (!chan_is_live(channels[k]))
 			return DIPC_EDESTROYED;
-	dipc_channelset *set = calloc(1, sizeof(*set));
+	dipc_channelset *set = dipc_handle_new(sizeof(*set));
 	if (!set)
 		return DIPC_ENOMEM;
 	atomic_store_explicit(&set->magic, DIPC_MAGIC_CHSET, memory_order_relaxed);
@@ -462,7 +477,7 @@ int dipc_channelset_create(dipc_pool *pool, dipc_channel *const *channels, size_
 	if (!set->ch || !set->entry) {
 		free(set->ch);
 		free(set->entry);
-		free(set);
+		dipc_handle_retire(set, &set->magic);
 		return DIPC_ENOMEM;
 	}
 	set->owner = dipc_os_pid();
@@ -475,7 +490,7 @@ int dipc_channelset_create(dipc_pool *pool, dipc_channel *const *channels, size_
 	if (rc) {
 		free(set->ch);
 		free(set->entry);
-		free(set);
+		dipc_handle_retire(set, &set->magic);
 		return rc == DIPC_ETIMEDOUT ? DIPC_EBUSY : rc;
 	}
 	set->bell_blk = blk;
