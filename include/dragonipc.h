@@ -164,7 +164,7 @@ DIPC_API int dipc_log_set_handler(dipc_log_fn fn, void *arg);
 
 struct dipc_pool_attr {
 	uint32_t mode;          /* permission bits, default 0600 */
-	uint32_t flags;         /* DIPC_POOL_KEEP_SIZE, or 0 (default) */
+	uint32_t flags;         /* DIPC_POOL_KEEP_SIZE, _POW2, _FIRST_FIT; default 0 */
 	uint64_t uid;           /* an id of the caller's, kept with the pool */
 	uint32_t max_allocs;    /* blocks in use at once, channels included;
 				   0 (default): no limit */
@@ -175,6 +175,17 @@ struct dipc_pool_attr {
  * (up to DIPC_POOL_MIN_SIZE) is kept for channels, and given up to
  * allocations once a channel needed it. */
 #define DIPC_POOL_KEEP_SIZE 0x1u
+
+/* dipc_pool_alloc, dipc_pool_alloc_wait and dipc_msg_create_alloc take a
+ * block of the next power of two of the size asked for, as Dragon's
+ * allocator does (the handle still has the size asked for). */
+#define DIPC_POOL_POW2 0x2u
+
+/* Allocations take the free block of lowest address that fits, and frees
+ * go back to the free space at once, not to the block cache: allocations
+ * that add up to what an empty pool holds always fit it, as in Dragon's
+ * pools, at the cost of a walk under the pool's lock for each of them. */
+#define DIPC_POOL_FIRST_FIT 0x4u
 
 struct dipc_pool_stats {
 	uint64_t total;         /* bytes usable for allocations */

@@ -222,7 +222,8 @@ int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t deadlin
 		return DIPC_ENOSPC;
 	uint64_t need = DIPC_ALIGN_UP(size, BLK_HDR) + BLK_HDR;
 	struct pool_hdr *h = p->hdr;
-	if (owner && pool_cache_get(p, need, size, owner, blk) == 0)
+	bool first_fit = p->flags & DIPC_POOL_FIRST_FIT;
+	if (owner && !first_fit && pool_cache_get(p, need, size, owner, blk) == 0)
 		return 0;
 	int rc = pool_lock(p, deadline);
 	if (rc)
@@ -232,7 +233,7 @@ int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t deadlin
 		uint64_t rover = DIPC_SHARED_READ(h->once_rover);
 		/* Shared memory: a rover off the heap or off the 64-byte grid
 		 * (where no block header can start) means start over. */
-		if (rover >= p->heap_size || rover % BLK_HDR)
+		if (rover >= p->heap_size || rover % BLK_HDR || first_fit)
 			rover = 0;
 		rc = take_first_fit(p, rover, p->heap_size, need, size, owner, blk);
 		if (rc == DIPC_ENOSPC && rover)
@@ -279,7 +280,7 @@ int pool_free_raw(dipc_pool *p, uint64_t blk)
 	if (rc)
 		return rc;
 	uint64_t w = atomic_load_explicit(&blk_at(p, blk)->word, memory_order_acquire);
-	rc = pool_cache_put(p, blk, w);
+	rc = (p->flags & DIPC_POOL_FIRST_FIT) ? 1 : pool_cache_put(p, blk, w);
 	if (rc <= 0) {
 		if (rc == 0)
 			pool_notify_free(p);
@@ -430,7 +431,8 @@ int dipc_pool_create(const char *name, size_t size, const struct dipc_pool_attr 
 		dipc_pool_attr_init(&def);
 		attr = &def;
 	}
-	if ((attr->mode & ~0777u) || (attr->flags & ~DIPC_POOL_KEEP_SIZE))
+	if ((attr->mode & ~0777u) ||
+	    (attr->flags & ~(DIPC_POOL_KEEP_SIZE | DIPC_POOL_POW2 | DIPC_POOL_FIRST_FIT)))
 		return DIPC_EINVAL;
 	for (size_t i = 0; i < sizeof(attr->reserved) / sizeof(attr->reserved[0]); i++)
 		if (attr->reserved[i])
@@ -653,9 +655,11 @@ int dipc_pool_stats(dipc_pool *pool, struct dipc_pool_stats *st)
 		}
 		off += blk_size(w);
 	}
-	st->total = pool->heap_size;
+	st->total = pool->heap_size - pool_kept_bytes(pool);
 	st->free = pool->hdr->free_bytes;
 	st->largest_free = largest >= 2 * BLK_HDR ? largest - BLK_HDR : 0;
+	if ((pool->flags & DIPC_POOL_POW2) && st->largest_free)
+		st->largest_free = (uint64_t)1 << (63 - __builtin_clzll(st->largest_free));
 	st->nallocs = pool->hdr->nallocs - pool_kept_count(pool);
 	st->nchannels = pool->hdr->nchannels;
 	pool_unlock(pool);
@@ -666,10 +670,12 @@ int dipc_pool_stats(dipc_pool *pool, struct dipc_pool_stats *st)
 
 static int alloc_try(dipc_pool *pool, size_t size, uint64_t deadline, dipc_mem **mem)
 {
-	uint64_t blk;
-	int rc = pool_alloc_raw(pool, size, dipc_os_pid(), deadline, &blk);
+	uint64_t blk, take = pool_alloc_size(pool, size);
+	int rc = pool_alloc_raw(pool, take, dipc_os_pid(), deadline, &blk);
 	if (rc)
 		return rc;
+	if (take != size)
+		blk_at(pool, blk)->once_user_size = size;  /* the block is ours */
 	rc = pool_mem_new(pool, blk, blk + BLK_HDR, size, mem);
 	if (rc)
 		pool_free_raw(pool, blk);
@@ -691,7 +697,10 @@ int dipc_pool_alloc_wait(dipc_pool *pool, size_t size, int64_t timeout_ns, dipc_
 	uint64_t deadline = dipc_deadline(timeout_ns);
 	struct pool_hdr *h = pool->hdr;
 	int rc = alloc_try(pool, size, deadline, mem);
-	if (rc != DIPC_ENOSPC || deadline == 0 || size > pool->heap_size - BLK_HDR)
+	/* What could never fit (the block kept for channels is not for
+	 * allocations) fails at once. */
+	if (rc != DIPC_ENOSPC || deadline == 0 ||
+	    pool_alloc_size(pool, size) > pool->heap_size - pool_kept_bytes(pool) - BLK_HDR)
 		return rc;
 	for (;;) {
 		int64_t left = dipc_time_left(deadline, DIPC_LIVENESS_NS);
@@ -889,6 +898,24 @@ uint64_t pool_kept_count(dipc_pool *p)
 {
 	/* A stray value here costs the owner's pool one in its counts. */
 	return DIPC_SHARED_READ(p->hdr->once_kept) != 0 && p->hdr->nallocs > 0;
+}
+
+uint64_t pool_alloc_size(const dipc_pool *p, uint64_t size)
+{
+	if (!(p->flags & DIPC_POOL_POW2) || size <= 1 || size > ((uint64_t)1 << 62))
+		return size;
+	uint64_t b = 1;
+	while (b < size)
+		b <<= 1;
+	return b;
+}
+
+uint64_t pool_kept_bytes(dipc_pool *p)
+{
+	/* The kept block runs to the end of the heap; a stray offset only
+	 * makes the owner's figures wrong, and is bounded by the heap. */
+	uint64_t off = DIPC_SHARED_READ(p->hdr->once_kept);
+	return off && off < p->heap_size ? p->heap_size - off : 0;
 }
 
 void pool_keep_tail(dipc_pool *p, uint64_t keep)

@@ -300,8 +300,12 @@ bool pool_count_ok(dipc_pool *p);
 bool pool_give_kept(dipc_pool *p);
 /* Under the lock, at create: keep [keep, heap) for channels. */
 void pool_keep_tail(dipc_pool *p, uint64_t keep);
-/* 1 if the pool keeps a block for channels (for dipc_pool_stats). */
+/* 1 if the pool keeps a block for channels, and its bytes (for
+ * dipc_pool_stats, which counts it neither as free nor as allocated). */
 uint64_t pool_kept_count(dipc_pool *p);
+uint64_t pool_kept_bytes(dipc_pool *p);
+/* The block size an allocation of size takes (DIPC_POOL_POW2 rounds it). */
+uint64_t pool_alloc_size(const dipc_pool *p, uint64_t size);
 /* Serialized pool descriptor length. */
 #define POOL_SER_LEN (8 + 8 + 8 + 1 + DIPC_NAME_MAX + 1)
 int pool_serialize_into(const dipc_pool *p, unsigned char *buf);

@@ -107,8 +107,46 @@ static void test_attr(void)
 	E(tc_pool_del(p), 0);
 
 	dipc_pool_attr_init(&a);
-	a.flags = 0x2;
+	a.flags = 0x8;
 	E(dipc_pool_create(t_name("ids-badflag"), 1 << 20, &a, &p), DIPC_EINVAL);
+}
+
+/* DIPC_POOL_POW2: blocks of powers of two; handles of the size asked. */
+static void test_pow2(void)
+{
+	dipc_pool *p = pool_with("ids-pow2", 32768 + 128, DIPC_POOL_KEEP_SIZE | DIPC_POOL_POW2, 0, 0);
+	dipc_mem *a, *b, *c;
+	if (!p)
+		return;
+	E(dipc_pool_alloc(p, 10000, &a), 0);
+	size_t sz = 0;
+	dipc_mem_get(a, NULL, &sz);
+	is_int(sz, 10000, "the handle has the size asked for");
+	E(dipc_pool_alloc(p, 10000, &b), 0);
+	E(dipc_pool_alloc(p, 5000, &c), DIPC_ENOSPC);
+	struct dipc_pool_stats st;
+	dipc_pool_stats(p, &st);
+	is_int(st.free, 32768 + 128 - 2 * (16384 + 64), "each took a 16384-byte block");
+	struct dipc_block_info bi[4];
+	dipc_pool_blocks(p, bi, 4);
+	is_int(bi[0].size, 10000, "blocks reports the size asked for");
+	uint64_t id;
+	dipc_mem_id(a, &id);
+	E(dipc_mem_from_id(p, id, &c), 0);
+	dipc_mem_get(c, NULL, &sz);
+	is_int(sz, 10000, "so does from_id");
+	dipc_mem_detach(c);
+	dipc_mem_free(a);
+	/* 20000 takes 32768: room once b is freed, so it waits. */
+	E(dipc_pool_alloc_wait(p, 20000, 20 * TC_MS, &c), DIPC_ETIMEDOUT);
+	/* 40000 would take 65536, more than the pool: never, so at once. */
+	E(dipc_pool_alloc_wait(p, 40000, DIPC_WAIT_FOREVER, &c), DIPC_ENOSPC);
+	dipc_mem_free(b);
+	dipc_channel *ch;
+	E(dipc_channel_create(p, 1, NULL, &ch), 0);
+	if (ch)
+		dipc_channel_destroy(ch);
+	E(tc_pool_del(p), 0);
 }
 
 /* max_allocs: the limit counts blocks in use, channels included; freed
@@ -159,10 +197,9 @@ static void test_keep(void)
 	if (!p)
 		return;
 	dipc_pool_stats(p, &st);
-	ok(st.total == DIPC_POOL_MIN_SIZE, "the pool is still rounded up (total %llu)",
-	   (unsigned long long)st.total);
-	ok(st.free == 32768 && st.nallocs == 0,
-	   "but its free space is the 32768 bytes asked for, and nothing counts as allocated");
+	ok(st.total == 32768 && st.free == 32768 && st.nallocs == 0,
+	   "its size and free space are the 32768 bytes asked for, and nothing counts as "
+	   "allocated (total %llu)", (unsigned long long)st.total);
 	E(dipc_pool_alloc(p, 32768, &m), DIPC_ENOSPC);
 	E(dipc_pool_alloc(p, 32768 - 64, &m), 0);
 	E(dipc_pool_alloc(p, 64, &n2), DIPC_ENOSPC);
@@ -183,7 +220,8 @@ static void test_keep(void)
 	}
 	dipc_mem_free(m);
 	dipc_pool_stats(p, &st);
-	ok(st.nallocs == 0 && st.free == st.total, "all of it free once the channel went");
+	ok(st.nallocs == 0 && st.free == st.total && st.total == DIPC_POOL_MIN_SIZE,
+	   "all of the rounded-up pool is free once the channel went");
 	E(tc_pool_del(p), 0);
 
 	/* Without the flag, and for a pool larger than the minimum, nothing
@@ -197,8 +235,8 @@ static void test_keep(void)
 	p = pool_with("ids-keepbig", (3 << 20) + 100, DIPC_POOL_KEEP_SIZE, 0, 0);
 	if (p) {
 		dipc_pool_stats(p, &st);
-		ok(st.free == (3 << 20) + 128, "a larger pool keeps the size asked for too (%llu)",
-		   (unsigned long long)st.free);
+		ok(st.free == (3 << 20) + 128 && st.total == st.free,
+		   "a larger pool keeps the size asked for too (%llu)", (unsigned long long)st.free);
 		E(tc_pool_del(p), 0);
 	}
 }
@@ -280,6 +318,51 @@ static void test_ids(void)
 	E(tc_pool_del(p), 0);
 }
 
+/* DIPC_POOL_FIRST_FIT: allocations of sizes that add up to the pool fit
+ * it, in every order, round after round (the cache and the roving start
+ * of the default placement can cut the free space in pieces). */
+static void test_first_fit(void)
+{
+	const uint64_t size = 3u << 20;
+	dipc_pool *p = pool_with("ids-ff", size + 64 * 64, DIPC_POOL_KEEP_SIZE | DIPC_POOL_FIRST_FIT,
+				 0, 0);
+	if (!p)
+		return;
+	uint64_t seed = 7;
+	int bad = 0, rounds;
+	for (rounds = 0; rounds < 300 && !bad; rounds++) {
+		dipc_mem *m[64];
+		int n = 0;
+		uint64_t left = size;
+		while (n < 64 && left >= 64) {
+			uint64_t want = 64 << (tc_rand(&seed) % 17);
+			if (want > left)
+				want = 64 << (tc_rand(&seed) % 6);
+			if (want > left)
+				break;
+			if (dipc_pool_alloc(p, want, &m[n])) {
+				bad = 1;
+				diag("round %d: %llu bytes did not fit with %llu of %llu left", rounds,
+				     (unsigned long long)want, (unsigned long long)left,
+				     (unsigned long long)size);
+				break;
+			}
+			left -= want;
+			n++;
+		}
+		/* Free in a scrambled order. */
+		for (int i = 0; i < n; i++) {
+			int j = i + (int)(tc_rand(&seed) % (uint64_t)(n - i));
+			dipc_mem *t = m[i];
+			m[i] = m[j];
+			m[j] = t;
+			dipc_mem_free(m[i]);
+		}
+	}
+	ok(!bad, "first fit: %d rounds of allocations adding up to the pool all fit", rounds);
+	E(tc_pool_del(p), 0);
+}
+
 /* Ids between processes: each finds the other's allocation by id. */
 static void test_two_processes(void)
 {
@@ -324,6 +407,8 @@ int main(int argc, char **argv)
 	T_CHILD_DISPATCH(argc, argv);
 	tc_init(120);
 	test_attr();
+	test_pow2();
+	test_first_fit();
 	test_limit();
 	test_keep();
 	test_ids();
