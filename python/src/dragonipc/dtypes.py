@@ -6,8 +6,10 @@ Only what the channel handles use: how a blocked send or receive waits.
 import enum
 
 from . import _dragonipc
+from ._errors import DragonError
 
-__all__ = ["WaitMode", "SPIN_WAIT", "IDLE_WAIT", "ADAPTIVE_WAIT", "DEFAULT_WAIT_MODE"]
+__all__ = ["WaitMode", "SPIN_WAIT", "IDLE_WAIT", "ADAPTIVE_WAIT", "DEFAULT_WAIT_MODE",
+           "DragonError"]
 
 
 class WaitMode(enum.IntEnum):
