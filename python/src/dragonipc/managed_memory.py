@@ -203,16 +203,21 @@ def _split_pool_ser(ser):
 def _c_desc_segment(cdesc):
     """The segment name in a library pool descriptor: its length byte at 24,
     the name after it (lib/pool.c, pool_serialize_into)."""
-    if len(cdesc) < 26:
-        raise DragonPoolError("not a pool descriptor", _dragonipc.EINVAL)
+    bad = DragonPoolError("Error retrieving data from serialized pool data: not a pool "
+                          "descriptor", _dragonipc.EINVAL)
+    if len(cdesc) < 26 or cdesc[0:4] != _C_POOL_MAGIC:
+        raise bad
     n = cdesc[24]
     name = cdesc[25:25 + n]
     if n == 0 or len(name) != n:
-        raise DragonPoolError("not a pool descriptor", _dragonipc.EINVAL)
+        raise bad
     try:
-        return name.decode("ascii")
+        text = name.decode("ascii")
     except UnicodeDecodeError:
-        raise DragonPoolError("not a pool descriptor", _dragonipc.EINVAL) from None
+        raise bad from None
+    if not _NAME_RE.match(text):
+        raise bad
+    return text
 
 
 def _foreign(what):
