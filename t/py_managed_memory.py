@@ -469,6 +469,14 @@ q.destroy()
 check("a destroyed pool's descriptor: DragonPoolAttachFail", lambda: MemoryPool.attach(ser),
       DragonPoolAttachFail)
 check("serialize of the destroyed pool: DragonPoolError", q.serialize, DragonPoolError)
+local = MemoryPool.make_process_local(name("pl"), 1 << 20)
+report(local.is_attached and local.is_local, "make_process_local makes a pool")
+same("attach_default is this process's default pool", MemoryPool.attach_default() is local, True)
+same("register, deregister and _set_debug_flag are accepted",
+     (local.register(), local.deregister(timeout=1), MemoryPool._set_debug_flag(1)),
+     (None, None, None))
+same("rt_uid (no runtime here)", local.rt_uid, 0)
+local.destroy()
 '''
 
 GROUPS["blocking allocations"] = r'''
