@@ -462,13 +462,16 @@ static PyMethodDef msg_methods[] = {
 	{ "destroy", (PyCFunction)(void (*)(void))msg_destroy, METH_VARARGS | METH_KEYWORDS,
 	  "destroy(free_mem=True)\n\n"
 	  "Destroy the message; with free_mem, return its allocation to the pool.\n"
-	  "Views from bytes_memview() stay valid: the allocation is kept until the\n"
-	  "last of them is released." },
+	  "Views from bytes_memview() stay valid: the allocation is kept (cleared)\n"
+	  "until the last of them is released." },
 	{ "bytes_memview", (PyCFunction)msg_bytes_memview, METH_NOARGS,
 	  "bytes_memview() -> memoryview\n\n"
-	  "A writable view of the payload, without copying.  The view keeps the\n"
-	  "memory alive: it stays valid after destroy() or a send that moves the\n"
-	  "allocation away (the allocation is then freed when the view goes)." },
+	  "A writable view of the payload, without copying.  It never points into\n"
+	  "unmapped memory: after destroy() the allocation is kept until the view\n"
+	  "goes (the view reads zeros); after a transfer send (which moves the\n"
+	  "allocation itself, views or not) the view maps the same bytes, now the\n"
+	  "receiver's: reading shows what the receiver leaves there, and writing\n"
+	  "races with the receiver, as in Dragon." },
 	{ "tobytes", (PyCFunction)msg_tobytes, METH_NOARGS,
 	  "tobytes() -> bytes\n\nA copy of the payload." },
 	{ NULL, NULL, 0, NULL },
