@@ -167,8 +167,28 @@ DIPC_API int dipc_log_set_handler(dipc_log_fn fn, void *arg);
 
 struct dipc_pool_attr {
 	uint32_t mode;          /* permission bits, default 0600 */
-	uint32_t reserved[7];   /* must be zero */
+	uint32_t flags;         /* DIPC_POOL_KEEP_SIZE, _POW2, _FIRST_FIT; default 0 */
+	uint64_t uid;           /* an id of the caller's, kept with the pool */
+	uint32_t max_allocs;    /* blocks in use at once, channels included;
+				   0 (default): no limit */
+	uint32_t reserved[3];   /* must be zero */
 };
+
+/* Allocations see only the size asked for: what the pool has beyond it
+ * (up to DIPC_POOL_MIN_SIZE) is kept for channels, and given up to
+ * allocations once a channel needed it. */
+#define DIPC_POOL_KEEP_SIZE 0x1u
+
+/* dipc_pool_alloc, dipc_pool_alloc_wait and dipc_msg_create_alloc take a
+ * block of the next power of two of the size asked for, as Dragon's
+ * allocator does (the handle still has the size asked for). */
+#define DIPC_POOL_POW2 0x2u
+
+/* Allocations take the free block of lowest address that fits, and frees
+ * go back to the free space at once, not to the block cache: allocations
+ * that add up to what an empty pool holds always fit it, as in Dragon's
+ * pools, at the cost of a walk under the pool's lock for each of them. */
+#define DIPC_POOL_FIRST_FIT 0x4u
 
 struct dipc_pool_stats {
 	uint64_t total;         /* bytes usable for allocations */
@@ -226,6 +246,27 @@ DIPC_API int dipc_pool_alloc_wait(dipc_pool *pool, size_t size,
  *  died.  Returns how many were freed. */
 DIPC_API int dipc_pool_reclaim(dipc_pool *pool);
 
+/** dipc_pool_get_attr - the attributes the pool was created with (mode,
+ *  flags, uid, max_allocs). */
+DIPC_API int dipc_pool_get_attr(dipc_pool *pool, struct dipc_pool_attr *attr);
+
+/* What dipc_pool_blocks reports of each block. */
+#define DIPC_BLOCK_FREE    0    /* a run of free space */
+#define DIPC_BLOCK_DATA    1    /* an allocation of a process */
+#define DIPC_BLOCK_CHANNEL 2    /* a channel's own memory */
+
+struct dipc_block_info {
+	uint64_t id;            /* the allocation's id (dipc_mem_id); 0 if free */
+	uint64_t size;          /* bytes asked for; usable bytes of a free run */
+	uint32_t kind;          /* DIPC_BLOCK_* */
+	uint32_t reserved;
+};
+
+/** dipc_pool_blocks - describe the pool's allocations and free runs, in
+ *  address order, into out[0..cap).  Returns how many there are (which may
+ *  be more than cap); out may be NULL when cap is 0. */
+DIPC_API int dipc_pool_blocks(dipc_pool *pool, struct dipc_block_info *out, size_t cap);
+
 /** dipc_mem_get - pointer (in this process) and size of an allocation;
  *  either output may be NULL. */
 DIPC_API int dipc_mem_get(const dipc_mem *mem, void **ptr, size_t *size);
@@ -242,6 +283,15 @@ DIPC_API int dipc_mem_attach(dipc_pool *pool, const void *ser, size_t len,
 /** dipc_mem_clone - a handle on [offset, offset+size) of mem's range. */
 DIPC_API int dipc_mem_clone(const dipc_mem *mem, size_t offset, size_t size,
 			    dipc_mem **clone);
+
+/** dipc_mem_id - the id of the allocation mem is a range of: non-zero,
+ *  the same in every process, never given to another allocation of the
+ *  pool while this one lives, and not found again once it is freed. */
+DIPC_API int dipc_mem_id(const dipc_mem *mem, uint64_t *id);
+
+/** dipc_mem_from_id - a handle on the whole allocation with that id;
+ *  DIPC_ENOENT if no allocation in use has it. */
+DIPC_API int dipc_mem_from_id(dipc_pool *pool, uint64_t id, dipc_mem **mem);
 
 /** dipc_mem_free - return the whole allocation to its pool and free the
  *  handle.  Other handles on it become dangling. */

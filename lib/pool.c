@@ -16,6 +16,7 @@
  */
 #include "pool.h"
 
+#include <limits.h>
 #include <stdlib.h>
 
 #define SER_MAGIC 0x50435049u  /* "IPCP" */
@@ -201,6 +202,7 @@ static int take_first_fit(dipc_pool *p, uint64_t from, uint64_t to, uint64_t nee
 		b->once_user_size = user_size;
 		atomic_store_explicit(&b->owner, owner, memory_order_relaxed);
 		pool_set_flight(p, off, 0, 0);
+		pool_blk_fresh(p, off);
 		atomic_store_explicit(&b->word, take | BLK_USED, memory_order_release);
 		h->nallocs++;
 		h->free_bytes -= take;
@@ -220,26 +222,33 @@ int pool_alloc_raw(dipc_pool *p, uint64_t size, uint32_t owner, uint64_t deadlin
 		return DIPC_ENOSPC;
 	uint64_t need = DIPC_ALIGN_UP(size, BLK_HDR) + BLK_HDR;
 	struct pool_hdr *h = p->hdr;
-	if (owner && pool_cache_get(p, need, size, owner, blk) == 0)
+	bool first_fit = p->flags & DIPC_POOL_FIRST_FIT;
+	if (owner && !first_fit && pool_cache_get(p, need, size, owner, blk) == 0)
 		return 0;
 	int rc = pool_lock(p, deadline);
 	if (rc)
 		return rc;
 	rc = DIPC_ENOSPC;
-	if (h->free_bytes >= need) {
+	if (h->free_bytes >= need && pool_count_ok(p)) {
 		uint64_t rover = DIPC_SHARED_READ(h->once_rover);
 		/* Shared memory: a rover off the heap or off the 64-byte grid
 		 * (where no block header can start) means start over. */
-		if (rover >= p->heap_size || rover % BLK_HDR)
+		if (rover >= p->heap_size || rover % BLK_HDR || first_fit)
 			rover = 0;
 		rc = take_first_fit(p, rover, p->heap_size, need, size, owner, blk);
 		if (rc == DIPC_ENOSPC && rover)
 			rc = take_first_fit(p, 0, p->heap_size, need, size, owner, blk);
 	}
 	/* Cached and parked blocks may be what stands in the way. */
-	if (rc == DIPC_ENOSPC && pool_sweep(p) && h->free_bytes >= need)
+	if (rc == DIPC_ENOSPC && pool_sweep(p) && h->free_bytes >= need && pool_count_ok(p))
+		rc = take_first_fit(p, 0, p->heap_size, need, size, owner, blk);
+	/* The pool's own memory (a channel) may have the block kept for it. */
+	bool gave = rc == DIPC_ENOSPC && owner == 0 && pool_give_kept(p);
+	if (gave && h->free_bytes >= need && pool_count_ok(p))
 		rc = take_first_fit(p, 0, p->heap_size, need, size, owner, blk);
 	pool_unlock(p);
+	if (gave)
+		pool_notify_free(p);
 	return rc;
 }
 
@@ -271,7 +280,7 @@ int pool_free_raw(dipc_pool *p, uint64_t blk)
 	if (rc)
 		return rc;
 	uint64_t w = atomic_load_explicit(&blk_at(p, blk)->word, memory_order_acquire);
-	rc = pool_cache_put(p, blk, w);
+	rc = (p->flags & DIPC_POOL_FIRST_FIT) ? 1 : pool_cache_put(p, blk, w);
 	if (rc <= 0) {
 		if (rc == 0)
 			pool_notify_free(p);
@@ -360,6 +369,9 @@ int dipc_pool_attr_init(struct dipc_pool_attr *attr)
 struct pool_geom {
 	uint64_t heap_size;
 	uint64_t nonce;
+	uint64_t uid;
+	uint32_t flags;
+	uint32_t max_allocs;
 };
 
 static int validate_hdr(const struct dipc_os_shm *shm, struct pool_geom *g)
@@ -378,6 +390,9 @@ static int validate_hdr(const struct dipc_os_shm *shm, struct pool_geom *g)
 		return DIPC_ECORRUPT;
 	g->heap_size = heap;
 	g->nonce = DIPC_SHARED_READ(h->nonce);
+	g->uid = DIPC_SHARED_READ(h->uid);
+	g->flags = DIPC_SHARED_READ(h->flags);
+	g->max_allocs = DIPC_SHARED_READ(h->once_max_allocs);
 	return 0;
 }
 
@@ -396,6 +411,10 @@ static int pool_wrap(struct dipc_os_shm *shm, const char *name, const struct poo
 	p->heap = (unsigned char *)shm->addr + POOL_HDR_SIZE;
 	p->heap_size = g->heap_size;
 	p->nonce = g->nonce;
+	p->uid = g->uid;
+	p->flags = g->flags;
+	p->max_allocs = g->max_allocs;
+	p->id_bits = pool_id_bits(g->heap_size);
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	*out = p;
 	return 0;
@@ -412,7 +431,8 @@ int dipc_pool_create(const char *name, size_t size, const struct dipc_pool_attr 
 		dipc_pool_attr_init(&def);
 		attr = &def;
 	}
-	if (attr->mode & ~0777u)
+	if ((attr->mode & ~0777u) ||
+	    (attr->flags & ~(DIPC_POOL_KEEP_SIZE | DIPC_POOL_POW2 | DIPC_POOL_FIRST_FIT)))
 		return DIPC_EINVAL;
 	for (size_t i = 0; i < sizeof(attr->reserved) / sizeof(attr->reserved[0]); i++)
 		if (attr->reserved[i])
@@ -423,6 +443,7 @@ int dipc_pool_create(const char *name, size_t size, const struct dipc_pool_attr 
 	int rc = dipc_name_build(DIPC_SEG_POOL, name, segname, sizeof(segname));
 	if (rc)
 		return rc;
+	uint64_t asked = size;
 	if (size < DIPC_POOL_MIN_SIZE)
 		size = DIPC_POOL_MIN_SIZE;
 	uint64_t heap = DIPC_ALIGN_UP(size, 4096);
@@ -442,13 +463,19 @@ int dipc_pool_create(const char *name, size_t size, const struct dipc_pool_attr 
 	h->creator = dipc_os_pid();
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	h->free_bytes = heap;
+	h->uid = attr->uid;
+	h->flags = attr->flags;
+	h->once_max_allocs = attr->max_allocs;
 	struct blk_hdr *first = (struct blk_hdr *)((unsigned char *)shm.addr + POOL_HDR_SIZE);
 	atomic_store_explicit(&first->word, heap, memory_order_relaxed);
+	struct pool_geom g = { .heap_size = heap, .nonce = h->nonce, .uid = attr->uid,
+			       .flags = attr->flags, .max_allocs = attr->max_allocs };
+	rc = pool_wrap(&shm, name, &g, pool);
+	if (rc == 0 && (attr->flags & DIPC_POOL_KEEP_SIZE))
+		pool_keep_tail(*pool, DIPC_ALIGN_UP(asked, BLK_HDR));
 	/* The magic goes last: a concurrent attacher sees a whole header or none. */
 	atomic_thread_fence(memory_order_release);
 	h->magic = POOL_MAGIC;
-	struct pool_geom g = { .heap_size = heap, .nonce = h->nonce };
-	rc = pool_wrap(&shm, name, &g, pool);
 	if (rc) {
 		dipc_os_shm_close(&shm);
 		dipc_os_shm_unlink(segname);
@@ -628,10 +655,12 @@ int dipc_pool_stats(dipc_pool *pool, struct dipc_pool_stats *st)
 		}
 		off += blk_size(w);
 	}
-	st->total = pool->heap_size;
+	st->total = pool->heap_size - pool_kept_bytes(pool);
 	st->free = pool->hdr->free_bytes;
 	st->largest_free = largest >= 2 * BLK_HDR ? largest - BLK_HDR : 0;
-	st->nallocs = pool->hdr->nallocs;
+	if ((pool->flags & DIPC_POOL_POW2) && st->largest_free)
+		st->largest_free = (uint64_t)1 << (63 - __builtin_clzll(st->largest_free));
+	st->nallocs = pool->hdr->nallocs - pool_kept_count(pool);
 	st->nchannels = pool->hdr->nchannels;
 	pool_unlock(pool);
 	return rc;
@@ -641,10 +670,12 @@ int dipc_pool_stats(dipc_pool *pool, struct dipc_pool_stats *st)
 
 static int alloc_try(dipc_pool *pool, size_t size, uint64_t deadline, dipc_mem **mem)
 {
-	uint64_t blk;
-	int rc = pool_alloc_raw(pool, size, dipc_os_pid(), deadline, &blk);
+	uint64_t blk, take = pool_alloc_size(pool, size);
+	int rc = pool_alloc_raw(pool, take, dipc_os_pid(), deadline, &blk);
 	if (rc)
 		return rc;
+	if (take != size)
+		blk_at(pool, blk)->once_user_size = size;  /* the block is ours */
 	rc = pool_mem_new(pool, blk, blk + BLK_HDR, size, mem);
 	if (rc)
 		pool_free_raw(pool, blk);
@@ -666,7 +697,10 @@ int dipc_pool_alloc_wait(dipc_pool *pool, size_t size, int64_t timeout_ns, dipc_
 	uint64_t deadline = dipc_deadline(timeout_ns);
 	struct pool_hdr *h = pool->hdr;
 	int rc = alloc_try(pool, size, deadline, mem);
-	if (rc != DIPC_ENOSPC || deadline == 0 || size > pool->heap_size - BLK_HDR)
+	/* What could never fit (the block kept for channels is not for
+	 * allocations) fails at once. */
+	if (rc != DIPC_ENOSPC || deadline == 0 ||
+	    pool_alloc_size(pool, size) > pool->heap_size - pool_kept_bytes(pool) - BLK_HDR)
 		return rc;
 	for (;;) {
 		int64_t left = dipc_time_left(deadline, DIPC_LIVENESS_NS);
@@ -864,4 +898,225 @@ int dipc_mem_detach(dipc_mem *mem)
 		return DIPC_EINVAL;
 	dipc_handle_retire(mem, &mem->magic);
 	return 0;
+}
+
+/* ---- ids, attributes, the kept block ("ids") -------------------------------
+ *
+ * An allocation's id names it in every process without a descriptor: the
+ * index of its block (heap offset / 64) in the low id_bits bits, a serial
+ * number above them, plus one so that no id is 0.  The serial comes from
+ * the pool's counter the first time anyone asks for the block's id, and is
+ * kept in the block (id_tag, serial + 1); every allocation starts without
+ * one (pool_blk_fresh), so an id outlives neither a free nor a reuse of
+ * its block at the same place: it is simply not found again.  Handing the
+ * serials out on demand keeps the allocation fast path free of a shared
+ * counter.  In a pool of more than 2^(64 - id_bits) ids asked for, serials
+ * wrap, and an id that old could name a new allocation at the same place.
+ *
+ * The kept block: a DIPC_POOL_KEEP_SIZE pool lays its free space out as
+ * the size asked for, followed by one block the pool itself holds (checked
+ * with BLK_KEPT_MAGIC, so no memory handle can name or free it).  The
+ * first allocation of the pool's own (a channel) that finds no room gives
+ * it back to the free space, under the lock, after checking it.
+ */
+
+bool pool_count_ok(dipc_pool *p)
+{
+	if (!p->max_allocs)
+		return true;
+	return p->hdr->nallocs < (uint64_t)p->max_allocs + pool_kept_count(p);
+}
+
+uint64_t pool_kept_count(dipc_pool *p)
+{
+	/* A stray value here costs the owner's pool one in its counts. */
+	return DIPC_SHARED_READ(p->hdr->once_kept) != 0 && p->hdr->nallocs > 0;
+}
+
+uint64_t pool_alloc_size(const dipc_pool *p, uint64_t size)
+{
+	if (!(p->flags & DIPC_POOL_POW2) || size <= 1 || size > ((uint64_t)1 << 62))
+		return size;
+	uint64_t b = 1;
+	while (b < size)
+		b <<= 1;
+	return b;
+}
+
+uint64_t pool_kept_bytes(dipc_pool *p)
+{
+	/* The kept block runs to the end of the heap; a stray offset only
+	 * makes the owner's figures wrong, and is bounded by the heap. */
+	uint64_t off = DIPC_SHARED_READ(p->hdr->once_kept);
+	return off && off < p->heap_size ? p->heap_size - off : 0;
+}
+
+void pool_keep_tail(dipc_pool *p, uint64_t keep)
+{
+	struct pool_hdr *h = p->hdr;
+	if (keep < 2 * BLK_HDR || keep >= p->heap_size || p->heap_size - keep < 2 * BLK_HDR)
+		return;
+	struct blk_hdr *b = blk_at(p, keep);
+	b->check = BLK_KEPT_MAGIC ^ keep ^ p->nonce;
+	b->once_user_size = p->heap_size - keep - BLK_HDR;
+	atomic_store_explicit(&b->owner, 0, memory_order_relaxed);
+	pool_set_flight(p, keep, 0, 0);
+	pool_blk_fresh(p, keep);
+	atomic_store_explicit(&b->word, (p->heap_size - keep) | BLK_USED, memory_order_relaxed);
+	atomic_store_explicit(&blk_at(p, 0)->word, keep, memory_order_relaxed);
+	h->nallocs = 1;
+	h->free_bytes = keep;
+	h->once_kept = keep;
+}
+
+bool pool_give_kept(dipc_pool *p)
+{
+	struct pool_hdr *h = p->hdr;
+	uint64_t off = DIPC_SHARED_READ(h->once_kept);
+	if (!off)
+		return false;
+	h->once_kept = 0;
+	if (off % BLK_HDR || off >= p->heap_size)
+		return false;
+	struct blk_hdr *b = blk_at(p, off);
+	uint64_t w = atomic_load_explicit(&b->word, memory_order_acquire);
+	if ((w & (BLK_USED | BLK_CACHED)) != BLK_USED || !blk_word_ok(p, off, w) ||
+	    b->check != (BLK_KEPT_MAGIC ^ off ^ p->nonce) || !pool_used_to_free(b, w))
+		return false;
+	h->nallocs--;
+	h->free_bytes += blk_size(w);
+	DIPC_LOG(DIPC_LOG_ALL, "pool %s: the block kept for channels is given up", p->name);
+	return true;
+}
+
+int dipc_pool_get_attr(dipc_pool *pool, struct dipc_pool_attr *attr)
+{
+	if (!pool_ok(pool) || !attr)
+		return DIPC_EINVAL;
+	dipc_pool_attr_init(attr);
+	uint32_t mode = DIPC_SHARED_READ(pool->hdr->mode) & 0777u;
+	attr->mode = mode ? mode : 0600;
+	attr->flags = pool->flags;
+	attr->uid = pool->uid;
+	attr->max_allocs = pool->max_allocs;
+	return 0;
+}
+
+/* The block's tag (serial + 1), given one now if it has none. */
+static uint64_t blk_id_tag(dipc_pool *p, uint64_t blk)
+{
+	_Atomic uint64_t *tag = &blk_at(p, blk)->id_tag;
+	uint64_t t = atomic_load_explicit(tag, memory_order_acquire);
+	if (t)
+		return t;
+	uint64_t mine = atomic_fetch_add_explicit(&p->hdr->id_next, 1, memory_order_relaxed) + 1;
+	if (!mine)
+		mine = 1;       /* 2^64 ids later */
+	if (atomic_compare_exchange_strong_explicit(tag, &t, mine, memory_order_acq_rel,
+						    memory_order_acquire))
+		return mine;
+	return t;               /* someone else named it first */
+}
+
+static uint64_t id_of(const dipc_pool *p, uint64_t blk, uint64_t tag)
+{
+	return (((tag - 1) << p->id_bits) | (blk / BLK_HDR)) + 1;
+}
+
+int dipc_mem_id(const dipc_mem *mem, uint64_t *id)
+{
+	if (!id)
+		return DIPC_EINVAL;
+	*id = 0;
+	if (!mem_ok(mem))
+		return DIPC_EINVAL;
+	int rc = pool_check_blk(mem->pool, mem->blk, NULL);
+	if (rc)
+		return rc;
+	uint64_t v = id_of(mem->pool, mem->blk, blk_id_tag(mem->pool, mem->blk));
+	if (!v)
+		return DIPC_ECORRUPT;   /* a forged block where none can be */
+	*id = v;
+	return 0;
+}
+
+int dipc_mem_from_id(dipc_pool *pool, uint64_t id, dipc_mem **mem)
+{
+	if (!mem)
+		return DIPC_EINVAL;
+	*mem = NULL;
+	if (!pool_ok(pool))
+		return DIPC_EINVAL;
+	if (!id)
+		return DIPC_ENOENT;
+	uint64_t v = id - 1;
+	uint64_t blk = (v & (((uint64_t)1 << pool->id_bits) - 1)) * BLK_HDR;
+	uint64_t serial = v >> pool->id_bits;
+	uint64_t us;
+	if (blk >= pool->heap_size)
+		return DIPC_ENOENT;
+	int rc = pool_check_blk(pool, blk, &us);
+	if (rc)
+		return rc == DIPC_EINVAL ? DIPC_ENOENT : rc;
+	uint64_t t = atomic_load_explicit(&blk_at(pool, blk)->id_tag, memory_order_acquire);
+	if (!t || ((t - 1) & (UINT64_MAX >> pool->id_bits)) != serial)
+		return DIPC_ENOENT;
+	return pool_mem_new(pool, blk, blk + BLK_HDR, us, mem);
+}
+
+static void block_put(struct dipc_block_info *out, size_t cap, size_t n, uint32_t kind,
+		      uint64_t id, uint64_t size)
+{
+	if (n >= cap)
+		return;
+	out[n].id = id;
+	out[n].size = size;
+	out[n].kind = kind;
+	out[n].reserved = 0;
+}
+
+int dipc_pool_blocks(dipc_pool *pool, struct dipc_block_info *out, size_t cap)
+{
+	if (!pool_ok(pool) || (!out && cap))
+		return DIPC_EINVAL;
+	int rc = pool_lock_patient(pool);
+	if (rc)
+		return rc;
+	/* Cached and parked blocks are free space (as in dipc_pool_stats). */
+	pool_sweep(pool);
+	size_t n = 0;
+	uint64_t off = 0, run = 0;
+	while (off < pool->heap_size) {
+		struct blk_hdr *b = blk_at(pool, off);
+		uint64_t w = atomic_load_explicit(&b->word, memory_order_acquire);
+		if (!blk_word_ok(pool, off, w)) {
+			rc = DIPC_ECORRUPT;
+			break;
+		}
+		uint64_t sz = blk_size(w);
+		if (!(w & BLK_USED)) {
+			run += sz;
+			off += sz;
+			continue;
+		}
+		if (run >= 2 * BLK_HDR)
+			block_put(out, cap, n++, DIPC_BLOCK_FREE, 0, run - BLK_HDR);
+		run = 0;
+		/* Allocations only: not the kept block, nor a damaged one. */
+		if (!(w & BLK_CACHED) && b->check == (BLK_MAGIC ^ off ^ pool->nonce)) {
+			uint64_t us = DIPC_SHARED_READ(b->once_user_size);
+			if (us > sz - BLK_HDR)
+				us = sz - BLK_HDR;
+			uint32_t owner = atomic_load_explicit(&b->owner, memory_order_relaxed);
+			block_put(out, cap, n++, owner ? DIPC_BLOCK_DATA : DIPC_BLOCK_CHANNEL,
+				  id_of(pool, off, blk_id_tag(pool, off)), us);
+		}
+		off += sz;
+	}
+	if (run >= 2 * BLK_HDR)
+		block_put(out, cap, n++, DIPC_BLOCK_FREE, 0, run - BLK_HDR);
+	pool_unlock(pool);
+	if (rc)
+		return rc;
+	return n > INT_MAX ? DIPC_EMSGSIZE : (int)n;
 }

@@ -19,14 +19,18 @@
 #include <stdlib.h>
 
 #define POOL_MAGIC   0x4c4f4f5043504944ull  /* "DIPCPOOL" */
-#define POOL_ABI     3u      /* 2: the block cache (BLK_CACHED, pool_hdr.cache);
-				3: waiter sets, parked frees, blocks' flight tags */
+#define POOL_ABI     4u      /* 2: the block cache (BLK_CACHED, pool_hdr.cache);
+				3: waiter sets, parked frees, blocks' flight tags;
+				4: allocation ids, uid, max_allocs, the kept size */
 #define POOL_HDR_SIZE 4096u
 #define BLK_HDR      64u
 #define BLK_USED     1ull
 #define BLK_CACHED   2ull    /* with BLK_USED: held by the block cache */
 #define BLK_MAGIC    0x6b6c62637069645full
 #define BLK_CACHE_MAGIC 0x6863616370696463ull
+/* The check of the block a DIPC_POOL_KEEP_SIZE pool keeps for channels
+ * (pool.c, "ids"): not BLK_MAGIC, so no memory handle can name it. */
+#define BLK_KEPT_MAGIC 0x7470656b70696463ull
 
 /*
  * The block cache (pool_cache.c): per size class, PC_WAYS entries that
@@ -73,6 +77,18 @@ struct pool_hdr {
 
 	/* The block cache, outside the lock; see pool_cache.c. */
 	_Alignas(DIPC_CACHELINE) _Atomic uint64_t cache[PC_CLASSES][PC_WAYS];
+
+	/* ABI 4 (pool.c, "ids").  The attributes the pool was made with: uid
+	 * and flags are the creator's to give, max_allocs is a bound and is
+	 * read once at attach.  once_kept: heap offset of the block kept for
+	 * channels (0: none), read and checked under the lock. */
+	_Alignas(DIPC_CACHELINE) uint64_t uid;
+	uint32_t flags;
+	uint32_t once_max_allocs;
+	uint64_t once_kept;
+	/* Serial numbers of allocation ids, handed out when an id is first
+	 * asked for. */
+	_Alignas(DIPC_CACHELINE) _Atomic uint64_t id_next;
 };
 
 _Static_assert(sizeof(struct pool_hdr) <= POOL_HDR_SIZE, "the pool header fits its page");
@@ -88,7 +104,10 @@ struct blk_hdr {
 	 * of the channel's header (0: never sent) and the ring position. */
 	_Atomic uint64_t flight_chan;
 	_Atomic uint64_t flight_pos;
-	uint64_t reserved[2];
+	/* The serial of the allocation's id plus one, 0 until an id is asked
+	 * for (pool.c, "ids"); cleared whenever the block is handed out. */
+	_Atomic uint64_t id_tag;
+	uint64_t reserved[1];
 };
 
 /* An owner being reclaimed: set by compare-and-swap from the dead owner's
@@ -104,6 +123,11 @@ struct dipc_pool {
 	uint64_t heap_size;
 	uint64_t nonce;
 	char name[DIPC_NAME_MAX + 1];
+	/* Private copies, read once at attach (pool.c, "ids"). */
+	uint64_t uid;
+	uint32_t flags;
+	uint32_t max_allocs;    /* 0: no limit */
+	unsigned id_bits;       /* bits of an id that hold the block's index */
 };
 
 struct dipc_mem {
@@ -258,6 +282,35 @@ bool pool_park(dipc_pool *p, uint64_t blk, uint64_t w);
 /* Under the lock: return every resting cached block and every parked one
  * to the chain; how many. */
 int pool_sweep(dipc_pool *p);
+/* pool.c, "ids".  A block is handed out (by the chain or the cache): it has
+ * no id yet. */
+static inline void pool_blk_fresh(dipc_pool *p, uint64_t blk)
+{
+	atomic_store_explicit(&((struct blk_hdr *)(p->heap + blk))->id_tag, 0,
+			      memory_order_relaxed);
+}
+/* The bits of an allocation id that hold its block's index (heap offset
+ * / 64) in a heap of heap bytes; the bits above hold the serial. */
+static inline unsigned pool_id_bits(uint64_t heap)
+{
+	unsigned b = 1;
+	while (b < 48 && ((uint64_t)1 << b) < heap / BLK_HDR)
+		b++;
+	return b;
+}
+/* Under the lock: may one more block be taken from the chain? */
+bool pool_count_ok(dipc_pool *p);
+/* Under the lock, for the pool's own allocations (channels): give the
+ * kept block back to the free space; true if there was one. */
+bool pool_give_kept(dipc_pool *p);
+/* Under the lock, at create: keep [keep, heap) for channels. */
+void pool_keep_tail(dipc_pool *p, uint64_t keep);
+/* 1 if the pool keeps a block for channels, and its bytes (for
+ * dipc_pool_stats, which counts it neither as free nor as allocated). */
+uint64_t pool_kept_count(dipc_pool *p);
+uint64_t pool_kept_bytes(dipc_pool *p);
+/* The block size an allocation of size takes (DIPC_POOL_POW2 rounds it). */
+uint64_t pool_alloc_size(const dipc_pool *p, uint64_t size);
 /* Serialized pool descriptor length. */
 #define POOL_SER_LEN (8 + 8 + 8 + 1 + DIPC_NAME_MAX + 1)
 int pool_serialize_into(const dipc_pool *p, unsigned char *buf);

@@ -136,6 +136,7 @@ int pool_cache_get(dipc_pool *p, uint64_t need, uint64_t user_size, uint32_t own
 		b->check = BLK_MAGIC ^ blk ^ p->nonce;
 		b->once_user_size = user_size;
 		pool_set_flight(p, blk, 0, 0);
+		pool_blk_fresh(p, blk);
 		atomic_store_explicit(&b->word, blk_size(w) | BLK_USED, memory_order_release);
 		if (owner != me)
 			atomic_store_explicit(&b->owner, owner, memory_order_relaxed);

@@ -47,6 +47,7 @@ static const char *const api[] = {
 	"dipc_pool_alloc", "dipc_pool_alloc_wait", "dipc_pool_reclaim",
 	"dipc_mem_get", "dipc_mem_serialize", "dipc_mem_attach", "dipc_mem_clone",
 	"dipc_mem_free", "dipc_mem_detach",
+	"dipc_pool_get_attr", "dipc_pool_blocks", "dipc_mem_id", "dipc_mem_from_id",
 	"dipc_channel_attr_init", "dipc_channel_create", "dipc_channel_destroy",
 	"dipc_channel_detach", "dipc_channel_serialize", "dipc_channel_attach",
 	"dipc_channel_count", "dipc_channel_capacity", "dipc_channel_block_size",
@@ -226,6 +227,24 @@ static int chk_dipc_mem_attach(dipc_pool *pool, const void *b, size_t n)
 		return 0;
 	}
 	return m ? E_OUT_LEFT : rc;
+}
+
+static int chk_dipc_mem_from_id(dipc_pool *pool, uint64_t id)
+{
+	dipc_mem *m = SENTINEL;
+	int rc = dipc_mem_from_id(pool, id, &m);
+	if (rc == 0) {
+		dipc_mem_detach(m);
+		return 0;
+	}
+	return m ? E_OUT_LEFT : rc;
+}
+
+static int chk_dipc_mem_id(const dipc_mem *m)
+{
+	uint64_t id = 12345;
+	int rc = dipc_mem_id(m, &id);
+	return rc == 0 || id == 0 ? rc : E_OUT_LEFT;
 }
 
 static int chk_dipc_channel_attach(const void *b, size_t n, dipc_pool *pool)
@@ -475,7 +494,7 @@ static void rows_pool(struct fx *f)
 	pa.mode = UINT32_MAX;
 	ROW(dipc_pool_create, DIPC_EINVAL, "mode UINT32_MAX", chk_dipc_pool_create(fresh, 4096, &pa));
 	dipc_pool_attr_init(&pa);
-	pa.reserved[6] = UINT32_MAX;
+	pa.reserved[2] = UINT32_MAX;
 	ROW(dipc_pool_create, DIPC_EINVAL, "last reserved word set", chk_dipc_pool_create(fresh, 4096, &pa));
 	ROW(dipc_pool_create, DIPC_EINVAL, "size SIZE_MAX - 4095 (rounds past the top)",
 	    chk_dipc_pool_create(fresh, SIZE_MAX - 4095, NULL));
@@ -736,6 +755,54 @@ static void rows_mem(struct fx *f)
 	struct dipc_pool_stats st;
 	dipc_pool_stats(f->q, &st);
 	is_int(st.nallocs, 0, "the freed allocations are free once");
+}
+
+/* ---- ids, attributes, blocks ------------------------------------------------------ */
+
+static void rows_ids(struct fx *f)
+{
+	struct dipc_pool_attr pa;
+	struct dipc_block_info bi[2];
+	uint64_t id = 0;
+	ROW(dipc_pool_get_attr, DIPC_EINVAL, "NULL pool and NULL attributes",
+	    dipc_pool_get_attr(NULL, NULL));
+	ROW(dipc_pool_get_attr, 0, "a live pool", dipc_pool_get_attr(f->p, &pa));
+	ROW(dipc_pool_blocks, DIPC_EINVAL, "NULL array with room SIZE_MAX",
+	    dipc_pool_blocks(f->p, NULL, SIZE_MAX));
+	ROW(dipc_pool_blocks, DIPC_EINVAL, "NULL pool", dipc_pool_blocks(NULL, bi, 2));
+	ROW(dipc_pool_blocks, DIPC_EINVAL, "a pool handle of the wrong kind",
+	    dipc_pool_blocks((dipc_pool *)f->m, bi, 2));
+	ROW(dipc_mem_id, DIPC_EINVAL, "NULL handle", chk_dipc_mem_id(NULL));
+	ROW(dipc_mem_id, DIPC_EINVAL, "NULL output", dipc_mem_id(f->m, NULL));
+	ROW(dipc_mem_id, 0, "a live allocation", dipc_mem_id(f->m, &id));
+	ROW(dipc_mem_from_id, 0, "the id just read", chk_dipc_mem_from_id(f->p, id));
+	ROW(dipc_mem_from_id, DIPC_ENOENT, "that id in another pool", chk_dipc_mem_from_id(f->q, id));
+	ROW(dipc_mem_from_id, DIPC_ENOENT, "id 0", chk_dipc_mem_from_id(f->p, 0));
+	ROW(dipc_mem_from_id, DIPC_ENOENT, "id 2^64 - 1", chk_dipc_mem_from_id(f->p, UINT64_MAX));
+	ROW(dipc_mem_from_id, DIPC_ENOENT, "the id with another serial",
+	    chk_dipc_mem_from_id(f->p, id + ((uint64_t)1 << 40)));
+	ROW(dipc_mem_from_id, DIPC_EINVAL, "NULL pool", chk_dipc_mem_from_id(NULL, id));
+	ROW(dipc_mem_from_id, DIPC_EINVAL, "NULL output", dipc_mem_from_id(f->p, id, NULL));
+	/* Every block start of the heap that is not an allocation. */
+	int found = 0, wrong = 0;
+	for (uint64_t i = 0; i < f->st.total / 64; i++) {
+		int rc = chk_dipc_mem_from_id(f->p, i + 1);
+		found += rc == 0;
+		wrong += rc != 0 && rc != DIPC_ENOENT;
+	}
+	ok(found <= 3 && wrong == 0, "ids of serial 0 at every block: %d found, %d odd codes",
+	   found, wrong);
+	dipc_mem *x = NULL;
+	uint64_t xid = 0;
+	dipc_pool_alloc(f->q, 100, &x);
+	dipc_mem_id(x, &xid);
+	dipc_mem_free(x);
+	ROW(dipc_mem_from_id, DIPC_ENOENT, "the id of a freed allocation",
+	    chk_dipc_mem_from_id(f->q, xid));
+	dipc_pool_alloc(f->q, 100, &x);
+	ROW(dipc_mem_from_id, DIPC_ENOENT, "the id of a freed allocation, its block reused",
+	    chk_dipc_mem_from_id(f->q, xid));
+	dipc_mem_free(x);
 }
 
 /* ---- channels ----------------------------------------------------------------- */
@@ -1157,6 +1224,7 @@ static void rows_stale(void)
 	ROW(dipc_mem_free, DIPC_EINVAL, "the same handle again (double free)", dipc_mem_free(m));
 	ROW(dipc_mem_detach, DIPC_EINVAL, "a handle already freed", dipc_mem_detach(m));
 	ROW(dipc_mem_get, DIPC_EINVAL, "a handle already freed", dipc_mem_get(m, &ptr, &sz));
+	ROW(dipc_mem_id, DIPC_EINVAL, "a handle already freed", chk_dipc_mem_id(m));
 	ROW(dipc_mem_serialize, DIPC_EINVAL, "a handle already freed",
 	    dipc_mem_serialize(m, md, sizeof(md)));
 	ROW(dipc_mem_clone, DIPC_EINVAL, "a handle already freed", chk_dipc_mem_clone(m, 0, 1));
@@ -1350,6 +1418,12 @@ static void rows_stale(void)
 	ROW(dipc_pool_alloc_wait, DIPC_EINVAL, "a detached handle",
 	    chk_dipc_pool_alloc_wait(z, 64, DIPC_WAIT_FOREVER));
 	ROW(dipc_pool_reclaim, DIPC_EINVAL, "a detached handle", dipc_pool_reclaim(z));
+	ROW(dipc_pool_get_attr, DIPC_EINVAL, "a detached handle",
+	    dipc_pool_get_attr(z, &(struct dipc_pool_attr){ 0 }));
+	ROW(dipc_pool_blocks, DIPC_EINVAL, "a detached handle", dipc_pool_blocks(z, NULL, 0));
+	ROW(dipc_mem_from_id, DIPC_EINVAL, "in a detached pool handle", chk_dipc_mem_from_id(z, 1));
+	ROW(dipc_mem_id, DIPC_EINVAL, "a memory handle on a detached pool handle",
+	    chk_dipc_mem_id(zm));
 	ROW(dipc_mem_attach, DIPC_EINVAL, "into a detached pool handle",
 	    chk_dipc_mem_attach(z, md, (size_t)zml));
 	ROW(dipc_channel_create, DIPC_EINVAL, "in a detached pool handle",
@@ -1683,6 +1757,7 @@ int main(int argc, char **argv)
 	fx_setup(&f);
 	rows_pool(&f);
 	rows_mem(&f);
+	rows_ids(&f);
 	rows_channel(&f);
 	rows_chanset(&f);
 	rows_handles(&f);

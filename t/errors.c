@@ -118,8 +118,9 @@ static void test_attrs(void)
 	E(dipc_handle_attr_init(NULL), DIPC_EINVAL);
 	memset(&pa, 0x5a, sizeof(pa));
 	E(dipc_pool_attr_init(&pa), 0);
-	ok(pa.mode == 0600 && pa.reserved[0] == 0 && pa.reserved[6] == 0,
-	   "pool attr default: mode 0600, reserved zero");
+	ok(pa.mode == 0600 && pa.flags == 0 && pa.uid == 0 && pa.max_allocs == 0 &&
+	   pa.reserved[0] == 0 && pa.reserved[2] == 0,
+	   "pool attr default: mode 0600, no flags, uid or limit, reserved zero");
 	memset(&ca, 0x5a, sizeof(ca));
 	E(dipc_channel_attr_init(&ca), 0);
 	ok(ca.capacity == DIPC_CHANNEL_DEFAULT_CAPACITY &&
@@ -205,7 +206,7 @@ static void test_pool_args(void)
 	pa.mode = 01777;
 	E(dipc_pool_create(name, 0x100000, &pa, &q), DIPC_EINVAL);
 	dipc_pool_attr_init(&pa);
-	pa.reserved[3] = 1;
+	pa.reserved[1] = 1;
 	E(dipc_pool_create(name, 0x100000, &pa, &q), DIPC_EINVAL);
 	E(dipc_pool_attach_name(name, &q), DIPC_ENOENT);
 	ok(q == NULL, "no pool was made by the refused calls");

@@ -53,7 +53,7 @@ raises(ChannelValueError, Channel, pool, -1, name="a negative id raises ChannelV
 raises(ChannelValueError, Channel, pool, 9, block_size=0, name="block_size 0 is refused")
 raises(ChannelValueError, Channel, pool, 9, capacity=1 << 30, name="a huge capacity is refused")
 raises(TypeError, Channel, "pool", 9, name="mem_pool must be a MemoryPool")
-tiny = MemoryPool(1, unique("pych-tiny"), 9)
+tiny = MemoryPool(4096, unique("pych-tiny"), 9)
 raises(ChannelError, Channel, tiny, 1, capacity=4000, block_size=1 << 20,
        name="a channel too big for its pool raises ChannelError")
 tiny.destroy()
@@ -101,7 +101,7 @@ s.send_bytes(big)
 is_(r.recv_bytes(), big, "a payload larger than the block (102400 bytes) goes through")
 s.send_bytes(b"q" * 1024)
 is_(r.recv_bytes(), b"q" * 1024, "a payload of exactly one block goes through")
-roomless = MemoryPool(1, unique("pych-roomless"), 0)
+roomless = MemoryPool(4096, unique("pych-roomless"), 0)
 rc_ = Channel(roomless, 1, capacity=2, block_size=256)
 with rc_.sendh() as rs:
     e = raises(ChannelSendError, rs.send_bytes, b"x" * (2 << 20),

@@ -7,7 +7,7 @@ from taplib import ok, is_, raises, done_testing, unique
 
 from dragonipc import _dragonipc
 from dragonipc.managed_memory import (
-    MemoryPool, default_pool, set_default_pool, unlink, POOL_MIN_SIZE,
+    MemoryPool, default_pool, set_default_pool, unlink, SMALLEST_POOL, POOL_HEADROOM,
     DragonMemoryError, DragonPoolError, DragonPoolValueError, DragonPoolCreateFail,
     DragonPoolAttachFail, DragonPoolAllocationNotAvailable)
 from dragonipc.channels import Channel, Message, MessageAllocationError, ChannelError
@@ -19,15 +19,26 @@ ok(p.size >= 3 << 20, "size is at least what was asked: %d" % p.size)
 ok(0 < p.free_space <= p.size, "free_space is within the size")
 ok(0 <= p.utilization < 100, "utilization is a percentage")
 ok(p.is_creator and p.is_attached and p.is_local, "the creator is attached")
-small = MemoryPool(1000, unique("pypool-small"), 0)
-is_(small.size, POOL_MIN_SIZE, "pools under 1 MiB are rounded up to POOL_MIN_SIZE")
+small = MemoryPool(SMALLEST_POOL, unique("pypool-small"), 0)
+is_(small.size, SMALLEST_POOL + POOL_HEADROOM, "a small pool is as large as asked, plus the headroom")
 small.destroy()
+e = raises(DragonPoolCreateFail, MemoryPool, SMALLEST_POOL - 1, unique("x"), 0,
+           name="a pool below SMALLEST_POOL is refused with DragonPoolCreateFail")
+ok(isinstance(e, ValueError), "  ... also a ValueError")
 
 # ---- names and arguments ---------------------------------------------------------
-for bad, why in [("bad/name", "a slash"), ("", "empty"), (".hidden", "a leading dot"),
-                 ("x" * 64, "64 bytes"), ("sp ace", "a space"), ("é", "non-ASCII")]:
+for bad, why in [("bad/name", "a slash"), ("", "empty"), ("a\0b", "a NUL"),
+                 ("x" * 256, "256 bytes")]:
     e = raises(ValueError, MemoryPool, 1 << 20, bad, 0, name="a name with %s raises ValueError" % why)
-    ok(isinstance(e, DragonPoolValueError), "  ... a DragonPoolValueError: %s" % e)
+    ok(isinstance(e, DragonPoolValueError) and isinstance(e, DragonPoolCreateFail),
+       "  ... a DragonPoolValueError and a DragonPoolCreateFail: %s" % e)
+for odd, why in [(".hidden", "a leading dot"), ("x" * 64, "64 bytes"), ("sp ace", "a space"),
+                 ("é" + unique(""), "non-ASCII")]:
+    op = MemoryPool(1 << 20, odd, 0)
+    back = MemoryPool.attach_name(odd)
+    ok(op.name == odd and back.is_attached, "a name with %s is taken, and found again" % why)
+    back.detach()
+    op.destroy()
 ok("'/'" in str(raises(ValueError, MemoryPool, 1 << 20, "a/b", 0)), "the message names the character")
 raises(TypeError, MemoryPool, 1 << 20, b"bytes", 0, name="a bytes name is refused")
 raises(TypeError, MemoryPool, 1.5, unique("x"), 0, name="a float size is refused")
@@ -76,7 +87,7 @@ dser = d.serialize()
 d.detach()
 d.detach()
 ok(not d.is_attached, "detach twice is harmless")
-raises(DragonPoolError, d.serialize, name="a detached pool cannot be used")
+is_(d.serialize(), dser, "a pool serialized before it was detached still gives its descriptor")
 raises(DragonPoolError, lambda: d.free_space, name="nor queried")
 raises(DragonPoolError, d.destroy, name="nor destroyed")
 d2 = MemoryPool.attach(dser)

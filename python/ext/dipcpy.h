@@ -39,6 +39,9 @@ enum dipy_ctx {
 	DIPY_CTX_SEND,
 	DIPY_CTX_RECV,
 	DIPY_CTX_STREAM,
+	DIPY_CTX_POOL_ALLOC,    /* MemoryPool.alloc*: full, timed out */
+	DIPY_CTX_MEM,           /* MemoryAlloc operations */
+	DIPY_CTX_MEM_ATTACH,    /* MemoryAlloc.attach: a bad descriptor is a TypeError too */
 };
 
 /* Set the exception for rc (< 0) in ctx; what says what failed.  Returns
@@ -49,6 +52,10 @@ PyObject *dipy_raise(enum dipy_ctx ctx, int rc, const char *what);
 /* Raise ChannelValueError / DragonPoolError / SmipcError-family with a
  * message and no library code. */
 PyObject *dipy_value_error(enum dipy_ctx ctx, const char *fmt, ...);
+
+/* A message size below 0 or past 64 bits: MessageSizeError, both a
+ * ChannelValueError and an OverflowError (as Dragon's). */
+PyObject *dipy_size_overflow(const char *fmt, ...);
 
 /* ---- integer arguments (module.c) ----------------------------------------- */
 
@@ -126,6 +133,9 @@ PoolObject *dipy_pool_arg(PyObject *obj, const char *what);
 /* A holder starts/stops using the mapping (takes/drops a reference). */
 void dipy_pool_hold(PoolObject *p);
 void dipy_pool_release(PoolObject *p);
+
+/* Raw allocations (pool.c): the core of managed_memory.MemoryAlloc. */
+extern PyTypeObject Dipy_AllocType;
 
 /* ---- channels (channel.c) ------------------------------------------------ */
 

@@ -355,8 +355,9 @@ static PyObject *sendh_send(SendHObject *self, PyObject *const *args, Py_ssize_t
 	if (d || own == DIPC_TRANSFER_ON_SEND) {
 		MessageObject *traveller = d ? d : m;
 		rc = DIPC_EINVAL;
-		if (traveller->exports == 0) {
-			/* Zero copy: the allocation itself travels. */
+		{
+			/* Zero copy: the allocation itself travels, views or
+			 * not (see message.c for what the views show then). */
 			struct send_op op = { .h = self->h, .msg = m->msg, .dest = d ? d->msg : NULL,
 					      .own = own };
 			m->busy++;
@@ -371,7 +372,7 @@ static PyObject *sendh_send(SendHObject *self, PyObject *const *args, Py_ssize_t
 				dipy_message_emptied(traveller);
 		}
 		/* EINVAL here means the memory is not in the channel's pool (the
-		 * arguments were checked above); views also rule zero copy out. */
+		 * arguments were checked above). */
 		if (rc == DIPC_EINVAL) {
 			if (d) {
 				rc = send_via_dest_copy(self, m, d, t);

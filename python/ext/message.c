@@ -9,6 +9,19 @@
  * The message itself is unusable (destroyed) or empty (sent) at once, as
  * the API says; only the views keep the bytes.
  *
+ * A view that outlives a destroy(free_mem=True) reads zeros: the bytes are
+ * dead, as they are in Dragon (where the block goes back to the pool at
+ * once), and they are cleared so that stale data is never taken for live.
+ *
+ * A zero-copy transfer (transfer_ownership_on_send, or a dest_msg) moves
+ * the allocation to the receiver even while views of the message are
+ * alive: no copy is made and nothing else is allocated.  The sender's old
+ * views keep mapping the same bytes, which now belong to the receiver, as
+ * in Dragon: reading them shows whatever the receiver leaves there, and
+ * writing through them after the send races with the receiver and is the
+ * program's bug.  The pool stays mapped while they exist (the message
+ * keeps its hold on the pool for them), so such a view never faults.
+ *
  * A message a send or receive of another thread is using (busy) cannot
  * be destroyed: destroy() raises ChannelValueError at once instead of
  * waiting, since the call may be handing its allocation to another
@@ -19,6 +32,7 @@
 #include "dipcpy.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct dipy_orphan {
 	dipc_mem *mem;
@@ -33,7 +47,9 @@ static void free_orphans(MessageObject *m)
 	m->orphans = NULL;
 	while (o) {
 		struct dipy_orphan *next = o->next;
-		if (o->free_mem && m->owner == dipy_pid())
+		if (!o->mem)
+			;       /* a pool hold only (the memory travelled) */
+		else if (o->free_mem && m->owner == dipy_pid())
 			dipc_mem_free(o->mem);
 		else
 			dipc_mem_detach(o->mem);
@@ -65,6 +81,11 @@ static int orphan_memory(MessageObject *m, int free_mem)
 	if (!o) {
 		dipc_mem_detach(clone);
 		return DIPC_ENOMEM;
+	}
+	if (free_mem && m->owner == dipy_pid()) {
+		void *ptr;
+		if (dipc_mem_get(clone, &ptr, NULL) == 0 && size)
+			memset(ptr, 0, size);
 	}
 	o->mem = clone;
 	o->pool = m->pool;      /* the hold moves to the orphan */
@@ -109,11 +130,25 @@ int dipy_message_drop_memory(MessageObject *m, int free_mem)
 
 void dipy_message_emptied(MessageObject *m)
 {
-	if (m->pool) {
-		PoolObject *p = m->pool;
-		m->pool = NULL;
-		dipy_pool_release(p);
+	if (!m->pool)
+		return;
+	PoolObject *p = m->pool;
+	m->pool = NULL;
+	if (m->exports > 0) {
+		/* The views still map the bytes: the pool stays until they go. */
+		struct dipy_orphan *o = malloc(sizeof(*o));
+		if (o) {
+			o->mem = NULL;
+			o->pool = p;    /* the hold moves to the orphan */
+			o->free_mem = 0;
+			o->next = m->orphans;
+			m->orphans = o;
+			return;
+		}
+		/* Out of memory: leak the hold rather than unmap under a view. */
+		return;
 	}
+	dipy_pool_release(p);
 }
 
 void dipy_message_filled(MessageObject *m, PoolObject *pool)
@@ -245,9 +280,19 @@ static PyObject *msg_create_alloc(PyObject *cls, PyObject *const *args, Py_ssize
 	PoolObject *pool = dipy_pool_arg(pool_obj, "mpool");
 	if (!pool)
 		goto out;
-	long long n;
-	if (dipy_int_arg(size_obj, "nbytes", LLONG_MIN, LLONG_MAX, &n) < 0)
+	if (!PyLong_Check(size_obj)) {
+		PyErr_Format(PyExc_TypeError, "nbytes must be an int, not %.100s",
+			     Py_TYPE(size_obj)->tp_name);
 		goto out;
+	}
+	int overflow;
+	long long n = PyLong_AsLongLongAndOverflow(size_obj, &overflow);
+	if (n == -1 && PyErr_Occurred())
+		goto out;
+	if (overflow || n < 0) {
+		dipy_size_overflow("nbytes must be from 1 to 2**63 - 1, not %S", size_obj);
+		goto out;
+	}
 	if (n < 1) {
 		dipy_value_error(DIPY_CTX_CHANNEL, "nbytes must be at least 1, not %lld", n);
 		goto out;
@@ -417,13 +462,16 @@ static PyMethodDef msg_methods[] = {
 	{ "destroy", (PyCFunction)(void (*)(void))msg_destroy, METH_VARARGS | METH_KEYWORDS,
 	  "destroy(free_mem=True)\n\n"
 	  "Destroy the message; with free_mem, return its allocation to the pool.\n"
-	  "Views from bytes_memview() stay valid: the allocation is kept until the\n"
-	  "last of them is released." },
+	  "Views from bytes_memview() stay valid: the allocation is kept (cleared)\n"
+	  "until the last of them is released." },
 	{ "bytes_memview", (PyCFunction)msg_bytes_memview, METH_NOARGS,
 	  "bytes_memview() -> memoryview\n\n"
-	  "A writable view of the payload, without copying.  The view keeps the\n"
-	  "memory alive: it stays valid after destroy() or a send that moves the\n"
-	  "allocation away (the allocation is then freed when the view goes)." },
+	  "A writable view of the payload, without copying.  It never points into\n"
+	  "unmapped memory: after destroy() the allocation is kept until the view\n"
+	  "goes (the view reads zeros); after a transfer send (which moves the\n"
+	  "allocation itself, views or not) the view maps the same bytes, now the\n"
+	  "receiver's: reading shows what the receiver leaves there, and writing\n"
+	  "races with the receiver, as in Dragon." },
 	{ "tobytes", (PyCFunction)msg_tobytes, METH_NOARGS,
 	  "tobytes() -> bytes\n\nA copy of the payload." },
 	{ NULL, NULL, 0, NULL },

@@ -75,6 +75,33 @@ static struct {
 
 #define NEXCS ((int)(sizeof(excs) / sizeof(excs[0])))
 
+/* The managed-memory classes added for Dragon's API, numbered from
+ * X_MM (a table of their own, so that additions to either table never
+ * renumber the other). */
+#define X_MM                100
+static struct {
+	const char *name;
+	PyObject *cls;
+} excs_mm[] = {
+#define X_POOL_CREATE_VALUE (X_MM + 0)
+	{ "DragonPoolCreateValueError", NULL },
+#define X_POOL_ALLOC_TIMEOUT (X_MM + 1)
+	{ "DragonPoolAllocTimeout", NULL },
+#define X_MEM_TYPE          (X_MM + 2)
+	{ "DragonMemoryTypeError", NULL },
+#define X_MEM_VALUE         (X_MM + 3)
+	{ "DragonMemoryValueError", NULL },
+#define X_MSG_SIZE          (X_MM + 4)
+	{ "MessageSizeError", NULL },
+};
+
+#define NEXCS_MM ((int)(sizeof(excs_mm) / sizeof(excs_mm[0])))
+
+static PyObject *exc_class(int x)
+{
+	return x >= X_MM ? excs_mm[x - X_MM].cls : excs[x].cls;
+}
+
 static int load_exceptions(PyObject *module)
 {
 	PyObject *errmod = PyImport_ImportModule("dragonipc._errors");
@@ -83,6 +110,13 @@ static int load_exceptions(PyObject *module)
 	for (int i = 0; i < NEXCS; i++) {
 		excs[i].cls = PyObject_GetAttrString(errmod, excs[i].name);
 		if (!excs[i].cls) {
+			Py_DECREF(errmod);
+			return -1;
+		}
+	}
+	for (int i = 0; i < NEXCS_MM; i++) {
+		excs_mm[i].cls = PyObject_GetAttrString(errmod, excs_mm[i].name);
+		if (!excs_mm[i].cls) {
 			Py_DECREF(errmod);
 			return -1;
 		}
@@ -116,9 +150,23 @@ static int pick_exception(enum dipy_ctx ctx, int rc)
 		return pick_limit(ctx);
 	switch (ctx) {
 	case DIPY_CTX_POOL_CREATE:
+		/* Dragon raises DragonPoolCreateFail for bad arguments too. */
 		if (rc == DIPC_EINVAL || rc == DIPC_ENAMETOOLONG)
-			return X_POOL_VALUE;
+			return X_POOL_CREATE_VALUE;
 		return X_POOL_CREATE;
+	case DIPY_CTX_POOL_ALLOC:
+		/* EBUSY: the pool's lock is kept by a stopped process. */
+		if (rc == DIPC_ENOSPC || rc == DIPC_EBUSY)
+			return X_POOL_FULL;
+		if (rc == DIPC_ETIMEDOUT)
+			return X_POOL_ALLOC_TIMEOUT;
+		if (rc == DIPC_EINVAL)
+			return X_POOL_VALUE;
+		return X_POOL;
+	case DIPY_CTX_MEM:
+		return rc == DIPC_EINVAL ? X_MEM_VALUE : X_MEM;
+	case DIPY_CTX_MEM_ATTACH:
+		return X_MEM_TYPE;
 	case DIPY_CTX_POOL_ATTACH:
 		return X_POOL_ATTACH;
 	case DIPY_CTX_POOL:
@@ -192,7 +240,7 @@ PyObject *dipy_raise(enum dipy_ctx ctx, int rc, const char *what)
 		return NULL;
 	if (rc == DIPC_ENOMEM)
 		return PyErr_NoMemory();
-	PyObject *cls = excs[pick_exception(ctx, rc)].cls;
+	PyObject *cls = exc_class(pick_exception(ctx, rc));
 	PyObject *exc = PyObject_CallFunction(cls, "si", what, rc);
 	if (exc) {
 		PyErr_SetObject(cls, exc);
@@ -208,7 +256,12 @@ PyObject *dipy_value_error(enum dipy_ctx ctx, const char *fmt, ...)
 	case DIPY_CTX_POOL:
 	case DIPY_CTX_POOL_CREATE:
 	case DIPY_CTX_POOL_ATTACH:
+	case DIPY_CTX_POOL_ALLOC:
 		which = X_POOL_VALUE;
+		break;
+	case DIPY_CTX_MEM:
+	case DIPY_CTX_MEM_ATTACH:
+		which = X_MEM_VALUE;
 		break;
 	case DIPY_CTX_STREAM:
 		which = X_SM_PARAM;
@@ -222,10 +275,28 @@ PyObject *dipy_value_error(enum dipy_ctx ctx, const char *fmt, ...)
 	va_end(ap);
 	if (!msg)
 		return NULL;
-	PyObject *exc = PyObject_CallOneArg(excs[which].cls, msg);
+	PyObject *exc = PyObject_CallOneArg(exc_class(which), msg);
 	Py_DECREF(msg);
 	if (exc) {
-		PyErr_SetObject(excs[which].cls, exc);
+		PyErr_SetObject(exc_class(which), exc);
+		Py_DECREF(exc);
+	}
+	return NULL;
+}
+
+PyObject *dipy_size_overflow(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	PyObject *msg = PyUnicode_FromFormatV(fmt, ap);
+	va_end(ap);
+	if (!msg)
+		return NULL;
+	PyObject *cls = exc_class(X_MSG_SIZE);
+	PyObject *exc = PyObject_CallOneArg(cls, msg);
+	Py_DECREF(msg);
+	if (exc) {
+		PyErr_SetObject(cls, exc);
 		Py_DECREF(exc);
 	}
 	return NULL;
@@ -563,9 +634,10 @@ PyMODINIT_FUNC PyInit__dragonipc(void)
 
 	PyTypeObject *types[] = {
 		&Dipy_PoolType, &Dipy_ChannelType, &Dipy_MessageType,
-		&Dipy_SendHType, &Dipy_RecvHType,
+		&Dipy_SendHType, &Dipy_RecvHType, &Dipy_AllocType,
 	};
-	const char *names[] = { "Pool", "Channel", "Message", "ChannelSendH", "ChannelRecvH" };
+	const char *names[] = { "Pool", "Channel", "Message", "ChannelSendH", "ChannelRecvH",
+				"Alloc" };
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		if (PyType_Ready(types[i]) < 0)
 			goto fail;
@@ -601,6 +673,10 @@ PyMODINIT_FUNC PyInit__dragonipc(void)
 		{ "LOG_DISABLE", DIPC_LOG_DISABLE }, { "LOG_BASIC", DIPC_LOG_BASIC },
 		{ "LOG_ALL", DIPC_LOG_ALL },
 		{ "SHARED", (long)DIPC_SHARED },
+		{ "POOL_KEEP_SIZE", (long)DIPC_POOL_KEEP_SIZE }, { "POOL_POW2", (long)DIPC_POOL_POW2 },
+		{ "POOL_FIRST_FIT", (long)DIPC_POOL_FIRST_FIT },
+		{ "BLOCK_FREE", DIPC_BLOCK_FREE }, { "BLOCK_DATA", DIPC_BLOCK_DATA },
+		{ "BLOCK_CHANNEL", DIPC_BLOCK_CHANNEL },
 	};
 	for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++)
 		if (add_int(m, consts[i].n, consts[i].v) < 0)

@@ -31,7 +31,12 @@ __all__ = [
     "LimitError", "DragonPoolCreateLimit", "DragonPoolAttachLimit",
     "ChannelLimitError", "SmipcLimitError",
     "DragonObjectDestroyed", "ChannelOverflowError", "ChannelRemoteOperationNotSupported",
+    "DragonMemoryTypeError", "DragonMemoryValueError", "DragonPoolCreateValueError",
+    "DragonPoolOverflowError", "DragonPoolAllocValueError", "DragonPoolAllocTimeout",
+    "MessageSizeError", "DragonError",
 ]
+
+import enum
 
 
 class DragonIPCError(Exception):
@@ -145,7 +150,33 @@ class ChannelEmpty(ChannelRecvError, TimeoutError):
 # ---- memory pools (names of dragon.managed_memory) ------------------------
 
 class DragonMemoryError(DragonIPCError):
-    """A memory pool or allocation operation failed."""
+    """A memory pool or allocation operation failed.
+
+    Its text also names the code Dragon reports for the same failure
+    (``Dragon Error Code: DRAGON_...``) where there is one, since programs
+    written for Dragon look for it; ``dragon_err`` is that DragonError.
+    """
+
+    @property
+    def dragon_err(self):
+        """The DragonError of lib_err (None without one)."""
+        return DragonError.of_lib_err(self.lib_err)
+
+    def __str__(self):
+        text = super().__str__()
+        code = self.dragon_err
+        if code is None:
+            return text
+        return "%s\nDragon Error Code: DRAGON_%s" % (text, code.name)
+
+
+class DragonMemoryTypeError(DragonMemoryError, TypeError):
+    """Not a memory descriptor (MemoryAlloc.attach of other bytes), as in
+    Dragon."""
+
+
+class DragonMemoryValueError(DragonMemoryError, ValueError):
+    """A MemoryAlloc that was detached, freed, or never attached, was used."""
 
 
 class DragonPoolError(DragonMemoryError):
@@ -170,6 +201,32 @@ class DragonPoolDetachFail(DragonPoolError):
 
 class DragonPoolAllocationNotAvailable(DragonPoolError):
     """The pool has no room for the allocation (the pool is full)."""
+
+
+class DragonPoolCreateValueError(DragonPoolCreateFail, DragonPoolValueError, RuntimeError):
+    """An argument of MemoryPool(...) was refused: a DragonPoolCreateFail,
+    as in Dragon, and also a ValueError (and a RuntimeError, which Dragon
+    raises for its attribute arguments)."""
+
+
+class DragonPoolOverflowError(DragonPoolCreateValueError, OverflowError):
+    """A pool size or uid below 0 or past 64 bits: an OverflowError, as in
+    Dragon."""
+
+
+class DragonPoolAllocValueError(DragonPoolValueError, RuntimeError):
+    """An allocation size below 1: a RuntimeError, as in Dragon."""
+
+
+class DragonPoolAllocTimeout(DragonPoolAllocationNotAvailable, TimeoutError):
+    """MemoryPool.alloc_blocking found no room before its timeout: a
+    TimeoutError, as in Dragon (with timeout 0 the plain
+    DragonPoolAllocationNotAvailable is raised instead, as in Dragon)."""
+
+
+class MessageSizeError(ChannelValueError, OverflowError):
+    """Message.create_alloc of a negative size (or one past 64 bits): an
+    OverflowError, as in Dragon."""
 
 
 class MessageAllocationError(ChannelError, DragonPoolAllocationNotAvailable):
@@ -242,11 +299,57 @@ class SmipcLimitError(OperationFailedError, LimitError):
     """The stream could not be opened: out of file descriptors or handles."""
 
 
+class DragonError(enum.IntEnum):
+    """Dragon's return codes (``dragon.dtypes.DragonError``), those that
+    have a counterpart here.  The values are this package's own numbering,
+    SUCCESS being 0 as in Dragon; ``of_lib_err`` gives the code of a
+    DIPC_E* error."""
+
+    SUCCESS = 0
+    FAILURE = 1
+    INVALID_ARGUMENT = 2
+    INVALID_OPERATION = 3
+    TIMEOUT = 4
+    NOT_IMPLEMENTED = 5
+    INTERNAL_MALLOC_FAIL = 6
+    DYNHEAP_REQUESTED_SIZE_NOT_AVAILABLE = 7
+    KEY_NOT_FOUND = 8
+    OBJECT_DESTROYED = 9
+    MEMORY_OPERATION_ATTEMPT_ON_NONLOCAL_POOL = 10
+    CHANNEL_FULL = 11
+    CHANNEL_EMPTY = 12
+    CHANNEL_RECV_INVALID_BUFFER_SIZE = 13
+
+    @classmethod
+    def of_lib_err(cls, code):
+        """The DragonError for a DIPC_E* code; None for an unknown one."""
+        if code is None:
+            return None
+        return _LIB_TO_DRAGON.get(code)
+
+
+# DIPC_E* codes (include/dragonipc.h) and what Dragon calls the same case.
+_LIB_TO_DRAGON = {
+    0: DragonError.SUCCESS,
+    -1: DragonError.INVALID_ARGUMENT,
+    -2: DragonError.INTERNAL_MALLOC_FAIL,
+    -3: DragonError.DYNHEAP_REQUESTED_SIZE_NOT_AVAILABLE,
+    -4: DragonError.CHANNEL_FULL,
+    -5: DragonError.CHANNEL_EMPTY,
+    -6: DragonError.TIMEOUT,
+    -8: DragonError.OBJECT_DESTROYED,
+    -13: DragonError.KEY_NOT_FOUND,
+    -14: DragonError.TIMEOUT,
+    -15: DragonError.CHANNEL_RECV_INVALID_BUFFER_SIZE,
+    -17: DragonError.MEMORY_OPERATION_ATTEMPT_ON_NONLOCAL_POOL,
+}
+
+
 def _fix_modules():
     """Show each class under the module users import it from."""
     homes = {
-        "dragonipc.channels": ("Channel", "MessageAllocationError"),
-        "dragonipc.dtypes": ("DragonObjectDestroyed",),
+        "dragonipc.dtypes": ("DragonObjectDestroyed", "DragonError"),
+        "dragonipc.channels": ("Channel", "MessageAllocationError", "MessageSizeError"),
         "dragonipc.managed_memory": ("Dragon",),
         "dragonipc.smipc": ("Smipc", "ParameterTypeError", "OppositeEndClosedError",
                             "OperationFailedError"),

@@ -24,13 +24,13 @@ have a ``value`` too and compare equal to Dragon's numbers.
 import enum
 
 from . import _dragonipc
-from ._errors import DragonIPCError, DragonObjectDestroyed
+from ._errors import DragonIPCError, DragonObjectDestroyed, DragonError
 
 __all__ = [
     "WaitMode", "SPIN_WAIT", "IDLE_WAIT", "ADAPTIVE_WAIT", "DEFAULT_WAIT_MODE",
     "ReturnWhen", "WHEN_IMMEDIATE", "WHEN_BUFFERED", "WHEN_DEPOSITED", "WHEN_RECEIVED",
     "RecvNotifType", "RECV_SYNC_SIGNAL", "RECV_SYNC_MANUAL",
-    "DragonException", "DragonObjectDestroyed", "get_rc_string", "getlasterrstr",
+    "DragonException", "DragonObjectDestroyed", "DragonError", "get_rc_string", "getlasterrstr",
 ]
 
 
