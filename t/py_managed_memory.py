@@ -566,11 +566,11 @@ GROUPS["transfer with a live view, and messages"] = r'''
 # A pool with room for the message once (Dragon's usual sizing): the idiom
 # must send the allocation itself, with no copy and no second allocation.
 p = MemoryPool(8192, name("x"), 1)
-ch = Channel(p, 1, capacity=4, block_size=64)
+ch = Channel(p, 1, capacity=4, block_size=256)
 sh, rh = ch.sendh(), ch.recvh()
 sh.open()
 rh.open()
-data = bytes(range(256)) * 24
+data = bytes(range(256)) * 16
 msg = Message.create_alloc(p, len(data))
 v = msg.bytes_memview()
 v[:] = data
