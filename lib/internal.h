@@ -192,7 +192,7 @@ struct dipc_plock {
 };
 /* deadline: absolute (dipc_deadline), UINT64_MAX for none.  spin_only:
  * never sleep on the lock; give up with DIPC_EBUSY when the holder is
- * stopped or asleep, when one holder has kept it until the deadline, or
+ * stopped, when one holder has kept it until the deadline, or
  * (the lock passing between holders) after ten times that (try once);
  * otherwise sleep in naps and give up at the deadline with
  * DIPC_ETIMEDOUT.  Returns 0, or 1 if the lock was

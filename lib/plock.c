@@ -16,8 +16,8 @@
  * spins while the lock passes between holders, and naps for a few
  * microseconds at a time while one holder keeps it but is getting on
  * (running, or ready to run: a holder preempted inside its few
- * microseconds of work); a holder found stopped, or asleep by choice, ends
- * it at once with DIPC_EBUSY, and so does one holder keeping the lock for
+ * microseconds of work, or asleep in a system call the library makes under
+ * the lock); a holder found stopped ends it at once with DIPC_EBUSY, and so does one holder keeping the lock for
  * DIPC_LOCK_PATIENCE_NS, or the lock never coming free in ten times that.
  * A bounded caller sleeps in naps and gives up at its deadline with
  * DIPC_ETIMEDOUT.  What a sleeper records (its entry in the waiter set) is
@@ -43,9 +43,9 @@ static int take_from_dead(struct dipc_plock *l, uint32_t cur, uint32_t me)
 /* Try-once acquisition: 0/1 as below, or DIPC_EBUSY.  It spins (a lock
  * that passes from holder to holder is making progress, and a spinner
  * gets it on a release); only a holder that keeps the lock past a few
- * microseconds is looked at: dead, it is taken over; stopped or asleep by
- * choice, we give up; still getting on (preempted, most likely), we nap so
- * that it may have our processor.  One holder may keep us until
+ * microseconds is looked at: dead, it is taken over; stopped, we give
+ * up; otherwise (preempted, most likely) we nap so that it may have our
+ * processor.  One holder may keep us until
  * hold_limit; the lock passing between holders, until the deadline. */
 static int acquire_trying(struct dipc_plock *l, uint64_t hold_limit, uint64_t deadline)
 {
@@ -83,7 +83,7 @@ static int acquire_trying(struct dipc_plock *l, uint64_t hold_limit, uint64_t de
 		if (take_from_dead(l, cur, me))
 			return 1;
 		if (now - since >= hold_limit ||
-		    (cur != me && dipc_os_pid_state(cur) != DIPC_PID_RUNS))
+		    (cur != me && dipc_os_pid_state(cur) == DIPC_PID_STOPPED))
 			return DIPC_EBUSY;
 		dipc_os_sleep_ns(DIPC_TRY_SPIN_NS);
 		look_at = dipc_os_now_ns() + DIPC_TRY_SPIN_NS;

@@ -91,8 +91,11 @@ kill_case() {
 	fi
 	parent=$!
 	pids="$pids $parent"
-	wait_line "$tmp/out" '^1\. streaming' 120
+	# The whole line, child's id included (a reader may see a line
+	# half written).
+	wait_line "$tmp/out" '^1\. streaming .* to process [0-9][0-9]*,' 120
 	child=$(sed -n 's/^1\. streaming .* to process \([0-9]*\),.*/\1/p' "$tmp/out")
+	[ -n "$child" ] || { echo "# no child's id in the demo's output:"; sed 's/^/#   /' "$tmp/out"; }
 	pids="$pids $child"
 	sleep 0.1
 	case $who in
