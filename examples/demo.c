@@ -245,8 +245,13 @@ static int read_descriptors(int fd, char *line, size_t cap)
 		ssize_t n = read(fd, line + got, cap - 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)             /* the parent closed the pipe first */
-			return n == 0 ? DIPC_ENOENT : DIPC_ESYS;
+		/* The pipe closed before the line: the parent died (or gave
+		 * up) after it made the pool, maybe; whatever is there under
+		 * the name is left for us to remove. */
+		if (n == 0)
+			return PEER_GONE;
+		if (n < 0)
+			return DIPC_ESYS;
 		got += (size_t)n;
 		line[got] = '\0';
 		if (strchr(line, '\n'))
