@@ -119,9 +119,6 @@ ChannelAdapterMsgTypes EOT PICKLE_PROT_5 RAW_BYTES
 Peer2PeerWritingChannelFile Peer2PeerReadingChannelFile
 Many2ManyReadingChannelFile Many2ManyWritingChannelFile GatewayMessage
 BUF_READ BUF_WRITE SPIN_WAIT IDLE_WAIT ADAPTIVE_WAIT
-""".split()
-# Added by the ChannelSet and barrier part of issue #13 (items 3 and 4).
-CHANNELS_LATER = """
 ChannelBarrierBroken ChannelBarrierReady ChannelSetError ChannelSetTimeout ChannelSet
 POLLRESET POLLBARRIER POLLBARRIER_ABORT POLLBARRIER_RELEASE POLLBARRIER_ISBROKEN
 POLLBARRIER_WAITERS
@@ -130,9 +127,6 @@ POLLBARRIER_WAITERS
 MANAGED_MEMORY = """
 DragonMemoryError DragonPoolError DragonPoolCreateFail DragonPoolAttachFail
 DragonPoolDetachFail DragonPoolAllocationNotAvailable MemoryPool
-""".split()
-# Added by the managed-memory part of issue #13 (items 1 and 6).
-MANAGED_MEMORY_LATER = """
 DragonMemoryTypeError PoolType AllocType DRAGON_MEMORY_DEFAULT_TIMEOUT MemoryPoolAttr
 MemoryAlloc MemoryAllocations
 """.split()
@@ -143,19 +137,13 @@ ReturnWhen WHEN_IMMEDIATE WHEN_BUFFERED WHEN_DEPOSITED WHEN_RECEIVED
 RecvNotifType RECV_SYNC_SIGNAL RECV_SYNC_MANUAL DragonException DragonObjectDestroyed
 """.split()
 
-def names(module, want, later, why):
+def names(module, want):
     for n in want:
         report(hasattr(module, n), "%s.%s imports" % (module.__name__, n))
-    for n in later:
-        if hasattr(module, n):
-            report(True, "%s.%s imports" % (module.__name__, n))
-        else:
-            skip("%s.%s imports" % (module.__name__, n), "TODO issue #13: %s" % why)
 
-names(channels, CHANNELS, CHANNELS_LATER, "ChannelSet and barriers (items 3, 4) not merged yet")
-names(managed_memory, MANAGED_MEMORY, MANAGED_MEMORY_LATER,
-      "raw allocations (item 1) not merged yet")
-names(dtypes, DTYPES, [], "")
+names(channels, CHANNELS)
+names(managed_memory, MANAGED_MEMORY)
+names(dtypes, DTYPES)
 # The star-import of a Dragon program must bring the names too.
 ns = {}
 exec("from dragonipc.channels import *", ns)
@@ -166,7 +154,8 @@ MEMBERS = {
     Channel: """serialize attach detach destroy sendh recvh get_pool poll cuid capacity
         block_size fc_type lock_type num_msgs default_alloc_pool is_local serialized_uid
         serialized_uid_type serialized_pool_uid_fname make_process_local
-        destroy_process_local __enter__ __exit__""",
+        destroy_process_local __enter__ __exit__ blocked_receivers broken_barrier
+        barrier_count""",
     ChannelSendH: """USE_CHANNEL_SENDH_DEFAULT copy_on_send transfer_ownership_on_send open
         close send send_bytes __enter__ __exit__ __getstate__ __setstate__""",
     ChannelRecvH: """USE_CHANNEL_RECVH_DEFAULT open close recv recv_bytes __enter__ __exit__
@@ -182,23 +171,11 @@ MEMBERS = {
         get_remaining_data __enter__ __exit__""",
     GatewayMessage: "from_message silence_transport_timeouts",
 }
-MEMBERS_LATER = {
-    Channel: ("blocked_receivers broken_barrier barrier_count",
-              "barriers (item 4) not merged yet"),
-    Message: ("create_from_mem clear_payload hints clientid",
-              "Message attributes live in python/ext/message.c (see the README table)"),
-}
 probe = PollResult()
 for cls, members in MEMBERS.items():
     for m in members.split():
         obj = probe if cls is PollResult else cls
         report(hasattr(obj, m), "%s.%s exists" % (cls.__name__, m))
-for cls, (members, why) in MEMBERS_LATER.items():
-    for m in members.split():
-        if hasattr(cls, m):
-            report(True, "%s.%s exists" % (cls.__name__, m))
-        else:
-            skip("%s.%s exists" % (cls.__name__, m), "TODO issue #13: %s" % why)
 
 # Dragon's numbers.
 same("EventType numbers", lambda: [int(e) for e in (POLLNOTHING, POLLIN, POLLOUT, POLLINOUT,
