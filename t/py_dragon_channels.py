@@ -674,6 +674,21 @@ check("writing before open raises ChannelError",
       lambda: Peer2PeerWritingChannelFile(ch).write(b"x"), ChannelError)
 check("options with a large block not above the small one raise ValueError",
       lambda: Peer2PeerWritingChannelFile(ch, options={"large_blk_size": 10}), ValueError)
+# A buffer pool that is not attached: Dragon cannot get its descriptor (ChannelError).
+check("a Peer2Peer writer with buffer_pool=MemoryPool.empty_pool() raises ChannelError",
+      lambda: Peer2PeerWritingChannelFile(ch, options={"buffer_pool": MemoryPool.empty_pool()}),
+      ChannelError)
+check("a Many2Many writer with buffer_pool=MemoryPool.empty_pool() raises ChannelError",
+      lambda: Many2ManyWritingChannelFile(ch, buffer_pool=MemoryPool.empty_pool()), ChannelError)
+gone_pool = MemoryPool.attach(p.serialize())
+gone_pool.detach()
+check("a Peer2Peer writer with a detached buffer pool raises ChannelError",
+      lambda: Peer2PeerWritingChannelFile(ch, options={"buffer_pool": gone_pool}), ChannelError)
+check("a buffer pool that is not a MemoryPool raises ValueError",
+      lambda: Many2ManyWritingChannelFile(ch, buffer_pool="pool"), ValueError)
+works("an attached buffer pool is taken",
+      lambda: (Peer2PeerWritingChannelFile(ch, options={"buffer_pool": p}),
+               Many2ManyWritingChannelFile(ch, buffer_pool=p)))
 
 # Many writers: each open..close is one message, never interleaved.
 m2 = Channel(p, 2, capacity=20)
