@@ -515,6 +515,20 @@ DIPC_API int dipc_msg_mem(const dipc_msg *msg, dipc_mem **mem);
  *  its allocation to the pool. */
 DIPC_API int dipc_msg_destroy(dipc_msg *msg, int free_mem);
 
+/* A message's attributes: two 64-bit words of the program's own that
+ * travel with the message (Dragon's hints and clientid).  0 in a new
+ * message; dipc_sendh_send carries msg's to the receiver, whose
+ * dipc_recvh_recv sets them in its message; dipc_sendh_send_bytes sends
+ * zeros and dipc_recvh_recv_bytes drops them. */
+#define DIPC_MSG_HINTS    0
+#define DIPC_MSG_CLIENTID 1
+
+/** dipc_msg_set_attr - set attribute attr (DIPC_MSG_*) of msg to value. */
+DIPC_API int dipc_msg_set_attr(dipc_msg *msg, int attr, uint64_t value);
+
+/** dipc_msg_attr - store attribute attr (DIPC_MSG_*) of msg in *value. */
+DIPC_API int dipc_msg_attr(const dipc_msg *msg, int attr, uint64_t *value);
+
 /* ------------------------------------------------------------------ */
 /* Byte streams                                                        */
 /* ------------------------------------------------------------------ */

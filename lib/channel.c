@@ -51,11 +51,11 @@
  *    off the same way (channelset.c); a channel nobody watches pays one
  *    more load per commit and per take.
  *
- * 5. Read once.  A slot's length, kind and reference are read once into
- *    locals, checked (the length against the private block size, the
- *    reference against its block while the slot is ours in TAKING) and
- *    only the locals are used; the geometry of the ring is the handle's
- *    private copy.
+ * 5. Read once.  A slot's length, kind, reference and the message's
+ *    attributes are read once into locals, checked (the length against
+ *    the private block size, the reference against its block while the
+ *    slot is ours in TAKING) and only the locals are used; the geometry
+ *    of the ring is the handle's private copy.
  *
  * 6. Try once never sleeps.  A try-once send that finds the ring full
  *    while receivers are recorded as waiting keeps trying for a bounded
@@ -167,6 +167,7 @@ struct send_op {
 	uint64_t len;
 	int kind;
 	uint64_t ref_blk, ref_off;
+	uint64_t hints, clientid;   /* the message's attributes (0: none given) */
 };
 
 static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
@@ -193,6 +194,8 @@ static int try_send(dipc_channel *ch, const struct send_op *op, bool slow)
 			advance(&h->tail, t);
 			s->once_len = op->len;
 			s->kind = (uint64_t)op->kind;
+			s->once_hints = op->hints;
+			s->once_clientid = op->clientid;
 			if (op->kind == PAYLOAD_INLINE) {
 				/* An empty message may come from NULL, and memcpy
 				 * with a NULL pointer is undefined even for 0 bytes. */
@@ -240,6 +243,7 @@ struct recv_op {
 	uint64_t len;
 	int kind;
 	uint64_t ref_blk, ref_off;  /* PAYLOAD_ALLOC: the block, checked and ours */
+	uint64_t hints, clientid;   /* the message's attributes */
 };
 
 /* Rule 2, second half: the slot is ours in TAKING.  Check the reference
@@ -278,6 +282,8 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 			int kind = (int)DIPC_SHARED_READ(s->kind);
 			uint64_t rb = DIPC_SHARED_READ(s->once_ref_blk);
 			uint64_t ro = DIPC_SHARED_READ(s->once_ref_off);
+			uint64_t hints = DIPC_SHARED_READ(s->once_hints);
+			uint64_t clientid = DIPC_SHARED_READ(s->once_clientid);
 			bool fits = !op->peek && (kind == PAYLOAD_INLINE ? len <= op->cap && op->buf
 									 : op->take_ref || len <= op->cap);
 			bool sane = kind == PAYLOAD_ALLOC || (kind == PAYLOAD_INLINE && len <= ch->block_size);
@@ -319,6 +325,8 @@ static int try_recv(dipc_channel *ch, struct recv_op *op, bool slow)
 			op->kind = kind;
 			op->ref_blk = rb;
 			op->ref_off = ro;
+			op->hints = hints;
+			op->clientid = clientid;
 			return 0;
 		}
 		if (stamp == lap + SLOT_SKIP) {
@@ -1129,7 +1137,10 @@ static inline int64_t timeout_left(uint64_t deadline)
 
 /* ---- sending -------------------------------------------------------------- */
 
-int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t timeout_ns)
+/* Send a copy of len bytes at buf, with the attributes of attrs (a
+ * message) or none. */
+static int send_copy(dipc_sendh *h, const void *buf, size_t len, int64_t timeout_ns,
+		     const dipc_msg *attrs)
 {
 	if (!XFER_OK(h, DIPC_MAGIC_SENDH) || (!buf && len))
 		return DIPC_EINVAL;
@@ -1140,6 +1151,10 @@ int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t ti
 		return DIPC_EINVAL;
 	dipc_channel *ch = h->ch;
 	struct send_op op = { .src = buf, .len = len, .kind = PAYLOAD_INLINE };
+	if (attrs) {
+		op.hints = attrs->attr[DIPC_MSG_HINTS];
+		op.clientid = attrs->attr[DIPC_MSG_CLIENTID];
+	}
 	if (len <= ch->block_size)
 		return chan_wait(ch, true, h->mode, t, try_send_cb, &op);
 
@@ -1160,6 +1175,10 @@ int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t ti
 	return rc;
 }
 
+int dipc_sendh_send_bytes(dipc_sendh *h, const void *buf, size_t len, int64_t timeout_ns)
+{
+	return send_copy(h, buf, len, timeout_ns, NULL);
+}
 
 int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 		    int64_t timeout_ns)
@@ -1190,7 +1209,7 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 			return DIPC_EINVAL;
 		travel = msg;
 	} else {
-		return dipc_sendh_send_bytes(h, src, msg->size, t);
+		return send_copy(h, src, msg->size, t, msg);
 	}
 
 	dipc_mem *m = travel->mem;
@@ -1200,7 +1219,9 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 	if (pool_check_blk(ch->pool, m->blk, NULL) || !pool_claim_owner(ch->pool, m->blk))
 		return DIPC_EINVAL;
 	struct send_op op = { .len = travel->size, .kind = PAYLOAD_ALLOC,
-			      .ref_blk = m->blk, .ref_off = m->off };
+			      .ref_blk = m->blk, .ref_off = m->off,
+			      .hints = msg->attr[DIPC_MSG_HINTS],
+			      .clientid = msg->attr[DIPC_MSG_CLIENTID] };
 	int rc = chan_wait(ch, true, h->mode, t, try_send_cb, &op);
 	if (rc)
 		return rc;
@@ -1236,6 +1257,13 @@ int dipc_recvh_recv_bytes(dipc_recvh *h, void *buf, size_t cap, size_t *len, int
 	return 0;
 }
 
+/* A message received gets the attributes it was sent with. */
+static inline void msg_take_attrs(dipc_msg *msg, const struct recv_op *op)
+{
+	msg->attr[DIPC_MSG_HINTS] = op->hints;
+	msg->attr[DIPC_MSG_CLIENTID] = op->clientid;
+}
+
 int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 {
 	if (!XFER_OK(h, DIPC_MAGIC_RECVH) || !msg_ok(msg))
@@ -1259,6 +1287,7 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 			pool_free_raw(ch->pool, op.ref_blk);
 		}
 		msg->size = op.len;
+		msg_take_attrs(msg, &op);
 		return 0;
 	}
 
@@ -1288,6 +1317,7 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 			pool_free_raw(ch->pool, blk);
 		msg_set_own(msg, ch->pool, op.ref_blk, op.ref_off, op.len);
 		msg->size = op.len;
+		msg_take_attrs(msg, &op);
 		return 0;
 	}
 	if (rc) {
@@ -1297,5 +1327,6 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 	}
 	msg_set_own(msg, ch->pool, blk, blk + BLK_HDR, op.len);
 	msg->size = op.len;
+	msg_take_attrs(msg, &op);
 	return 0;
 }

@@ -29,7 +29,8 @@
 
 #define CHAN_MAGIC 0x4e41484343504944ull  /* "DIPCCHAN" */
 #define CHAN_ABI   3u      /* 2: stamps of lap * 8, TAKING, waiter sets;
-			      3: channel-set watchers, the barrier */
+			      3: channel-set watchers, the barrier, message
+			      attributes in the slot header */
 
 enum { SLOT_EMPTY = 0, SLOT_WRITING = 1, SLOT_FULL = 2, SLOT_SKIP = 3, SLOT_TAKING = 4 };
 #define SLOT_STATES 8u     /* a lap's stamps: lap * 8 + state */
@@ -43,7 +44,9 @@ struct slot_hdr {
 	uint64_t kind;           /* PAYLOAD_* */
 	uint64_t once_ref_blk;   /* PAYLOAD_ALLOC: the block travelling */
 	uint64_t once_ref_off;   /* and the payload's heap offset */
-	uint64_t reserved[3];
+	uint64_t once_hints;     /* the message's attributes (dipc_msg_attr): */
+	uint64_t once_clientid;  /* written by every send, read once by the receiver */
+	uint64_t reserved[1];
 };
 
 /*

@@ -1,5 +1,8 @@
 /*
- * msg.c - messages: a payload size and, maybe, the pool memory behind it.
+ * msg.c - messages: a payload size, maybe the pool memory behind it, and
+ * two attribute words that travel with it (the sender's are written into
+ * the channel slot beside the payload's length and read once by the
+ * receiver with the rest of the slot, channel.c).
  */
 #include "pool.h"
 
@@ -89,4 +92,26 @@ int dipc_msg_destroy(dipc_msg *msg, int free_mem)
 	}
 	dipc_handle_retire(msg, &msg->magic);
 	return rc;
+}
+
+/* The attributes are the message's own: neither the memory behind it nor
+ * the pool handle matter, so a message whose pool was detached still
+ * reports them. */
+int dipc_msg_set_attr(dipc_msg *msg, int attr, uint64_t value)
+{
+	if (!DIPC_LIVE(msg, DIPC_MAGIC_MSG) || attr < DIPC_MSG_HINTS || attr > DIPC_MSG_CLIENTID)
+		return DIPC_EINVAL;
+	msg->attr[attr] = value;
+	return 0;
+}
+
+int dipc_msg_attr(const dipc_msg *msg, int attr, uint64_t *value)
+{
+	if (value)
+		*value = 0;
+	if (!DIPC_LIVE(msg, DIPC_MAGIC_MSG) || attr < DIPC_MSG_HINTS || attr > DIPC_MSG_CLIENTID ||
+	    !value)
+		return DIPC_EINVAL;
+	*value = msg->attr[attr];
+	return 0;
 }

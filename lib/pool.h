@@ -147,6 +147,7 @@ struct dipc_msg {
 	dipc_mem *mem;
 	uint64_t size;
 	dipc_mem own;
+	uint64_t attr[2];               /* DIPC_MSG_HINTS, DIPC_MSG_CLIENTID (msg.c) */
 };
 
 /* Give msg the handle on [off, off+size) of block blk. */

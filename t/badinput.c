@@ -61,7 +61,7 @@ static const char *const api[] = {
 	"dipc_recvh_create", "dipc_recvh_open", "dipc_recvh_close", "dipc_recvh_destroy",
 	"dipc_recvh_recv", "dipc_recvh_recv_bytes",
 	"dipc_msg_create_empty", "dipc_msg_create_alloc", "dipc_msg_create_from_mem",
-	"dipc_msg_get", "dipc_msg_mem", "dipc_msg_destroy",
+	"dipc_msg_get", "dipc_msg_mem", "dipc_msg_destroy", "dipc_msg_set_attr", "dipc_msg_attr",
 	"dipc_stream_open", "dipc_stream_close", "dipc_stream_write", "dipc_stream_read",
 	"dipc_stream_listen", "dipc_stream_unlisten", "dipc_stream_status",
 	"dipc_stream_print_status", "dipc_stream_unlink",
@@ -1138,6 +1138,25 @@ static void rows_handles(struct fx *f)
 	ROW(dipc_msg_get, 0, "both outputs NULL", dipc_msg_get(big, NULL, NULL));
 	dipc_mem *mm = SENTINEL;
 	ROW(dipc_msg_mem, DIPC_EINVAL, "an empty message", dipc_msg_mem(empty, &mm) + (mm != NULL));
+	uint64_t av = 77;
+	ROW(dipc_msg_set_attr, DIPC_EINVAL, "NULL message", dipc_msg_set_attr(NULL, DIPC_MSG_HINTS, 1));
+	ROW(dipc_msg_set_attr, DIPC_EINVAL, "attribute -1", dipc_msg_set_attr(big, -1, 1));
+	ROW(dipc_msg_set_attr, DIPC_EINVAL, "attribute 2 (one past the last)",
+	    dipc_msg_set_attr(big, DIPC_MSG_CLIENTID + 1, 1));
+	ROW(dipc_msg_set_attr, DIPC_EINVAL, "attribute INT_MAX", dipc_msg_set_attr(big, INT_MAX, 1));
+	ROW(dipc_msg_set_attr, DIPC_EINVAL, "a pool handle passed as a message",
+	    dipc_msg_set_attr((dipc_msg *)(void *)f->p, DIPC_MSG_HINTS, 1));
+	ROW(dipc_msg_set_attr, 0, "an empty message, UINT64_MAX",
+	    dipc_msg_set_attr(empty, DIPC_MSG_CLIENTID, UINT64_MAX));
+	ROW(dipc_msg_attr, 0, "an empty message keeps it",
+	    dipc_msg_attr(empty, DIPC_MSG_CLIENTID, &av) + (av != UINT64_MAX));
+	ROW(dipc_msg_attr, DIPC_EINVAL, "NULL value", dipc_msg_attr(big, DIPC_MSG_HINTS, NULL));
+	av = 77;
+	ROW(dipc_msg_attr, DIPC_EINVAL, "NULL message (value set to 0)",
+	    dipc_msg_attr(NULL, DIPC_MSG_HINTS, &av) - (av != 0));
+	av = 77;
+	ROW(dipc_msg_attr, DIPC_EINVAL, "attribute INT_MIN (value set to 0)",
+	    dipc_msg_attr(big, INT_MIN, &av) - (av != 0));
 
 	ROW(dipc_sendh_send, DIPC_EINVAL, "ownership INT_MIN",
 	    dipc_sendh_send(f->sh, big, NULL, INT_MIN, 0));
@@ -1261,6 +1280,11 @@ static void rows_stale(void)
 	ROW(dipc_msg_destroy, DIPC_EINVAL, "the same message again, free_mem 0",
 	    dipc_msg_destroy(msg, 0));
 	ROW(dipc_msg_get, DIPC_EINVAL, "a destroyed message", dipc_msg_get(msg, &ptr, &sz));
+	ROW(dipc_msg_set_attr, DIPC_EINVAL, "a destroyed message",
+	    dipc_msg_set_attr(msg, DIPC_MSG_HINTS, 1));
+	uint64_t dv = 5;
+	ROW(dipc_msg_attr, DIPC_EINVAL, "a destroyed message (value set to 0)",
+	    dipc_msg_attr(msg, DIPC_MSG_HINTS, &dv) - (dv != 0));
 	ROW(dipc_msg_mem, DIPC_EINVAL, "a destroyed message", dipc_msg_mem(msg, &mm));
 	ROW(dipc_mem_get, DIPC_EINVAL, "the memory handle of a destroyed message",
 	    dipc_mem_get(mm, &ptr, &sz));

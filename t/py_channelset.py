@@ -318,7 +318,7 @@ def main():
     hogs = []
     while True:
         try:
-            hogs.append(Message.create_alloc(tight, 64))
+            hogs.append(Message.create_alloc(tight, 64, timeout=0))
         except ChannelError:
             break
     diag("the pool holds %d large messages and %d small allocations" % (store.num_msgs,

@@ -30,7 +30,7 @@ import multiprocessing as mp
 import dragonipc
 from dragonipc import _dragonipc
 from dragonipc import channels, managed_memory, dtypes
-from dragonipc.managed_memory import MemoryPool
+from dragonipc.managed_memory import MemoryPool, MemoryAlloc
 from dragonipc.channels import *
 
 PREFIX = sys.argv[1]
@@ -119,9 +119,6 @@ ChannelAdapterMsgTypes EOT PICKLE_PROT_5 RAW_BYTES
 Peer2PeerWritingChannelFile Peer2PeerReadingChannelFile
 Many2ManyReadingChannelFile Many2ManyWritingChannelFile GatewayMessage
 BUF_READ BUF_WRITE SPIN_WAIT IDLE_WAIT ADAPTIVE_WAIT
-""".split()
-# Added by the ChannelSet and barrier part of issue #13 (items 3 and 4).
-CHANNELS_LATER = """
 ChannelBarrierBroken ChannelBarrierReady ChannelSetError ChannelSetTimeout ChannelSet
 POLLRESET POLLBARRIER POLLBARRIER_ABORT POLLBARRIER_RELEASE POLLBARRIER_ISBROKEN
 POLLBARRIER_WAITERS
@@ -130,9 +127,6 @@ POLLBARRIER_WAITERS
 MANAGED_MEMORY = """
 DragonMemoryError DragonPoolError DragonPoolCreateFail DragonPoolAttachFail
 DragonPoolDetachFail DragonPoolAllocationNotAvailable MemoryPool
-""".split()
-# Added by the managed-memory part of issue #13 (items 1 and 6).
-MANAGED_MEMORY_LATER = """
 DragonMemoryTypeError PoolType AllocType DRAGON_MEMORY_DEFAULT_TIMEOUT MemoryPoolAttr
 MemoryAlloc MemoryAllocations
 """.split()
@@ -143,19 +137,13 @@ ReturnWhen WHEN_IMMEDIATE WHEN_BUFFERED WHEN_DEPOSITED WHEN_RECEIVED
 RecvNotifType RECV_SYNC_SIGNAL RECV_SYNC_MANUAL DragonException DragonObjectDestroyed
 """.split()
 
-def names(module, want, later, why):
+def names(module, want):
     for n in want:
         report(hasattr(module, n), "%s.%s imports" % (module.__name__, n))
-    for n in later:
-        if hasattr(module, n):
-            report(True, "%s.%s imports" % (module.__name__, n))
-        else:
-            skip("%s.%s imports" % (module.__name__, n), "TODO issue #13: %s" % why)
 
-names(channels, CHANNELS, CHANNELS_LATER, "ChannelSet and barriers (items 3, 4) not merged yet")
-names(managed_memory, MANAGED_MEMORY, MANAGED_MEMORY_LATER,
-      "raw allocations (item 1) not merged yet")
-names(dtypes, DTYPES, [], "")
+names(channels, CHANNELS)
+names(managed_memory, MANAGED_MEMORY)
+names(dtypes, DTYPES)
 # The star-import of a Dragon program must bring the names too.
 ns = {}
 exec("from dragonipc.channels import *", ns)
@@ -166,12 +154,14 @@ MEMBERS = {
     Channel: """serialize attach detach destroy sendh recvh get_pool poll cuid capacity
         block_size fc_type lock_type num_msgs default_alloc_pool is_local serialized_uid
         serialized_uid_type serialized_pool_uid_fname make_process_local
-        destroy_process_local __enter__ __exit__""",
+        destroy_process_local __enter__ __exit__ blocked_receivers broken_barrier
+        barrier_count""",
     ChannelSendH: """USE_CHANNEL_SENDH_DEFAULT copy_on_send transfer_ownership_on_send open
         close send send_bytes __enter__ __exit__ __getstate__ __setstate__""",
     ChannelRecvH: """USE_CHANNEL_RECVH_DEFAULT open close recv recv_bytes __enter__ __exit__
         __getstate__ __setstate__""",
-    Message: "create_empty create_alloc destroy bytes_memview tobytes",
+    Message: """create_empty create_alloc create_from_mem destroy clear_payload bytes_memview
+        tobytes hints clientid""",
     PollResult: "value rc",
     Peer2PeerWritingChannelFile: """open write write_raw_header write_eot flush close
         __enter__ __exit__""",
@@ -182,23 +172,11 @@ MEMBERS = {
         get_remaining_data __enter__ __exit__""",
     GatewayMessage: "from_message silence_transport_timeouts",
 }
-MEMBERS_LATER = {
-    Channel: ("blocked_receivers broken_barrier barrier_count",
-              "barriers (item 4) not merged yet"),
-    Message: ("create_from_mem clear_payload hints clientid",
-              "Message attributes live in python/ext/message.c (see the README table)"),
-}
 probe = PollResult()
 for cls, members in MEMBERS.items():
     for m in members.split():
         obj = probe if cls is PollResult else cls
         report(hasattr(obj, m), "%s.%s exists" % (cls.__name__, m))
-for cls, (members, why) in MEMBERS_LATER.items():
-    for m in members.split():
-        if hasattr(cls, m):
-            report(True, "%s.%s exists" % (cls.__name__, m))
-        else:
-            skip("%s.%s exists" % (cls.__name__, m), "TODO issue #13: %s" % why)
 
 # Dragon's numbers.
 same("EventType numbers", lambda: [int(e) for e in (POLLNOTHING, POLLIN, POLLOUT, POLLINOUT,
@@ -652,6 +630,240 @@ p.destroy()
 
 # ---- file adapters and gateways --------------------------------------------------------------
 
+# ---- messages: create_from_mem, clear_payload, hints and clientid ----------------------
+
+GROUPS["messages"] = r'''
+p = MemoryPool(1 << 23, name("p"), 1)
+ch = Channel(p, 1, block_size=256, capacity=4)
+sh = ch.sendh(); sh.open()
+rh = ch.recvh(); rh.open()
+
+# Dragon's defaults and keywords (pydragon_channels.pyx): hints=0, clientid=0.
+m = Message.create_alloc(p, 16)
+same("create_alloc: hints and clientid default to 0", lambda: (m.hints, m.clientid), (0, 0))
+same("create_empty: hints and clientid are 0", lambda: (Message.create_empty().hints,
+     Message.create_empty().clientid), (0, 0))
+m2 = Message.create_alloc(mpool=p, nbytes=16, hints=3, clientid=4, timeout=None)
+same("create_alloc takes mpool, nbytes, hints, clientid and timeout by keyword",
+     lambda: (m2.hints, m2.clientid, len(m2.bytes_memview())), (3, 4, 16))
+m2.destroy()
+check("create_alloc with a negative nbytes raises OverflowError",
+      lambda: Message.create_alloc(p, -1), OverflowError)
+# Dragon's timeout=None (the default) waits for room in the pool.
+import threading
+full = MemoryPool(1 << 16, name("full"), 3)
+hog = Message.create_alloc(full, 40000)
+check("a full pool with timeout=0 raises MessageAllocationError",
+      lambda: Message.create_alloc(full, 40000, timeout=0), MessageAllocationError)
+got = []
+waiter = threading.Thread(target=lambda: got.append(Message.create_alloc(full, 40000)))
+waiter.start()
+time.sleep(0.3)
+same("with the default timeout, create_alloc is still waiting for room",
+     lambda: (waiter.is_alive(), got), (True, []))
+hog.destroy()
+waiter.join(30)
+if waiter.is_alive():
+    full.destroy()      # ends the wait: the guard against a hang
+    waiter.join()
+same("... and gets the room once it is freed", lambda: len(got) == 1 and got[0].size, 40000)
+for x in got:
+    x.destroy()
+if not full.is_destroyed:
+    full.destroy()
+for bad in (-1, "1", True, 1.5, None):
+    check("create_alloc(hints=%r) raises ChannelError (as Dragon's)" % (bad,),
+          lambda: Message.create_alloc(p, 8, hints=bad), ChannelError)
+    check("create_alloc(clientid=%r) raises ChannelError" % (bad,),
+          lambda: Message.create_alloc(p, 8, clientid=bad), ChannelError)
+e = check("hints past 64 bits raise OverflowError",
+          lambda: Message.create_alloc(p, 8, hints=2**64), OverflowError)
+report(isinstance(e, ChannelError), "... which is also a ChannelError")
+same("the largest hints and clientid are kept whole", lambda: (lambda x: (x.hints, x.clientid))(
+     Message.create_alloc(p, 8, 2**64 - 1, 2**63)), (2**64 - 1, 2**63))
+
+# The setters.
+m.hints = 11
+m.clientid = 12
+same("the hints and clientid setters", lambda: (m.hints, m.clientid), (11, 12))
+for bad in (-5, "x", False, 2.0):
+    check("setting hints to %r raises ChannelError" % (bad,),
+          lambda: setattr(m, "hints", bad), ChannelError)
+check("setting clientid past 64 bits raises OverflowError",
+      lambda: setattr(m, "clientid", 2**64), OverflowError)
+same("a refused value leaves them", lambda: (m.hints, m.clientid), (11, 12))
+check("deleting hints raises AttributeError", lambda: delattr(m, "hints"), AttributeError)
+
+# They travel with the message, whichever way it goes.
+m.bytes_memview()[:5] = b"hello"
+sh.send(m)
+r = rh.recv()
+same("copied (in the block): the receiver's message has them",
+     lambda: (r.hints, r.clientid, bytes(r.bytes_memview()[:5])), (11, 12, b"hello"))
+same("the sender's message keeps them", lambda: (m.hints, m.clientid), (11, 12))
+r.destroy()
+big = Message.create_alloc(p, 5000, hints=21, clientid=22)
+big.bytes_memview()[:3] = b"big"
+sh.send(big)
+into = Message.create_alloc(p, 6000, hints=1, clientid=1)
+rh.recv(into)
+same("copied (larger than a block), received into dest_msg: dest_msg gets them",
+     lambda: (into.hints, into.clientid, bytes(into.bytes_memview()[:3])), (21, 22, b"big"))
+view = big.bytes_memview()
+sh.send(big, ownership=transfer_ownership_on_send)
+r = rh.recv()
+same("by transfer (with a view of it alive): they travel",
+     lambda: (r.hints, r.clientid, bytes(r.bytes_memview()[:3])), (21, 22, b"big"))
+same("a message emptied by a transfer keeps them", lambda: (big.hints, big.clientid), (21, 22))
+view.release()
+r.destroy()
+d = Message.create_alloc(p, 64, hints=99, clientid=98)
+sh.send(m, d)
+r = rh.recv()
+same("through a dest_msg: the sender's message's travel, not dest_msg's",
+     lambda: (r.hints, r.clientid), (11, 12))
+r.destroy()
+other = MemoryPool(1 << 20, name("o"), 2)
+om = Message.create_alloc(other, 32, hints=31, clientid=32)
+sh.send(om, ownership=transfer_ownership_on_send)
+r = rh.recv()
+same("a transfer from another pool (sent as a copy) carries them too",
+     lambda: (r.hints, r.clientid), (31, 32))
+r.destroy()
+sh.send_bytes(b"plain")
+rh.recv(into)
+same("send_bytes: the receiver's message gets 0 and 0", lambda: (into.hints, into.clientid), (0, 0))
+sh.send(m)
+same("recv_bytes takes a message that has them", lambda: rh.recv_bytes()[:5], b"hello")
+into.hints = 7
+check("a receive that finds nothing", lambda: rh.recv(into, timeout=0), ChannelEmpty)
+same("... leaves them", lambda: into.hints, 7)
+into.destroy()
+check("hints of a destroyed message raise ChannelError", lambda: into.hints, ChannelError)
+check("setting hints of a destroyed message raises ChannelError",
+      lambda: setattr(into, "hints", 1), ChannelError)
+
+if HAVE_FORK:
+    def sender(ser, pool_ser):
+        pool = MemoryPool.attach(pool_ser)
+        c = Channel.attach(ser, pool)
+        with c.sendh() as s:
+            for i in range(6):
+                msg = Message.create_alloc(pool, 100 if i % 2 else 3000, hints=i + 1,
+                                           clientid=2**64 - 1 - i)
+                own = transfer_ownership_on_send if i % 3 == 2 else copy_on_send
+                s.send(msg, ownership=own, timeout=30)
+                msg.destroy()
+        os._exit(0)
+    pr = ctx.Process(target=sender, args=(ch.serialize(), p.serialize()))
+    pr.start()
+    got = []
+    for i in range(6):
+        x = rh.recv(timeout=30)
+        got.append((x.hints, x.clientid))
+        x.destroy()
+    pr.join(60)
+    same("from another process, every message comes with its hints and clientid", lambda: got,
+         [(i + 1, 2**64 - 1 - i) for i in range(6)])
+    same("the sending process exited 0", lambda: pr.exitcode, 0)
+else:
+    skip("hints and clientid across processes", "no fork()")
+
+# create_from_mem(mem, hints=0, clientid=0): the MemoryAlloc's bytes, no copy.
+mem = p.alloc(64)
+mv = mem.get_memview()
+mv[:4] = b"abcd"
+fm = Message.create_from_mem(mem)
+same("create_from_mem: hints and clientid default to 0", lambda: (fm.hints, fm.clientid), (0, 0))
+same("create_from_mem: the message shows the allocation's bytes",
+     lambda: (len(fm.bytes_memview()), bytes(fm.bytes_memview()[:4])), (64, b"abcd"))
+fm.bytes_memview()[0:1] = b"X"
+same("... without a copy (a write through the message shows in the MemoryAlloc)",
+     lambda: bytes(mv[:4]), b"Xbcd")
+fm2 = Message.create_from_mem(mem=mem.clone(2, 10), hints=5, clientid=6)
+same("create_from_mem of a clone: its range, and the hints and clientid given",
+     lambda: (bytes(fm2.bytes_memview()[:2]), len(fm2.bytes_memview()), fm2.hints, fm2.clientid),
+     (b"cd", 10, 5, 6))
+for bad in (None, b"bytes", p, m):
+    check("create_from_mem(%s) raises TypeError" % type(bad).__name__,
+          lambda: Message.create_from_mem(bad), TypeError)
+check("create_from_mem with hints=-1 raises ChannelError",
+      lambda: Message.create_from_mem(mem, hints=-1), ChannelError)
+gone = p.alloc(32)
+gone_id = gone.id
+gone2 = MemoryAlloc.attach(gone.serialize())
+gone.free()
+check("create_from_mem of a freed allocation raises ChannelError",
+      lambda: Message.create_from_mem(gone2), ChannelError)
+det = p.alloc(32)
+det.detach()
+check("create_from_mem of a detached MemoryAlloc raises ChannelError",
+      lambda: Message.create_from_mem(det), ChannelError)
+mem_id = mem.id
+del fm2
+fm3 = Message.create_from_mem(mem)
+del fm3
+gc.collect()
+same("a message from create_from_mem that is only collected leaves the memory",
+     lambda: (p.allocation_exists(mem_id), bytes(mv[:4])), (True, b"Xbcd"))
+sh.send(fm)
+r = rh.recv()
+same("a create_from_mem message sent by copy", lambda: bytes(r.bytes_memview()[:4]), b"Xbcd")
+r.destroy()
+fm.destroy(free_mem=False)
+same("destroy(free_mem=False) leaves the allocation", lambda: p.allocation_exists(mem_id), True)
+fm = Message.create_from_mem(mem, 8, 9)
+sh.send(fm, ownership=transfer_ownership_on_send)
+r = rh.recv()
+same("a create_from_mem message sent by transfer: bytes, hints and clientid arrive",
+     lambda: (bytes(r.bytes_memview()[:4]), r.hints, r.clientid), (b"Xbcd", 8, 9))
+r.destroy()
+same("... and the receiver's destroy() freed the allocation",
+     lambda: p.allocation_exists(mem_id), False)
+mem2 = p.alloc(64)
+m2_id = mem2.id
+Message.create_from_mem(mem2).destroy()
+same("destroy() of a create_from_mem message frees the allocation (free_mem=True, as Dragon)",
+     lambda: p.allocation_exists(m2_id), False)
+del mv
+
+# clear_payload(start=0, stop=None)
+c = Message.create_alloc(p, 10)
+cv = c.bytes_memview()
+def reset():
+    cv[:] = b"0123456789"
+reset(); c.clear_payload()
+same("clear_payload() clears the whole payload", lambda: bytes(cv), bytes(10))
+reset(); c.clear_payload(2, 5)
+same("clear_payload(2, 5) clears [2, 5)", lambda: bytes(cv), b"01" + bytes(3) + b"56789")
+reset(); c.clear_payload(start=7)
+same("clear_payload(start=7) clears to the end", lambda: bytes(cv), b"0123456" + bytes(3))
+reset(); c.clear_payload(3, 1000)
+same("a stop past the end is the end", lambda: bytes(cv), b"012" + bytes(7))
+reset(); c.clear_payload(6, 2)
+same("start past stop clears nothing", lambda: bytes(cv), b"0123456789")
+reset(); c.clear_payload(50)
+same("start past the end clears nothing", lambda: bytes(cv), b"0123456789")
+check("a negative start raises OverflowError", lambda: c.clear_payload(-1), OverflowError)
+check("a negative stop raises OverflowError", lambda: c.clear_payload(0, -1), OverflowError)
+check("a float start raises TypeError", lambda: c.clear_payload(1.0), TypeError)
+cv.release()
+c.destroy()
+check("clear_payload of a destroyed message raises ChannelError", lambda: c.clear_payload(),
+      ChannelError)
+check("clear_payload of an empty message raises ChannelError",
+      lambda: Message.create_empty().clear_payload(), ChannelError)
+
+m.destroy()
+d.destroy()
+big.destroy()
+om.destroy()
+sh.close(); rh.close()
+ch.destroy()
+other.destroy()
+p.destroy()
+'''
+
 GROUPS["adapters"] = r'''
 p = MemoryPool(1 << 25, name("p"), 1)
 ch = Channel(p, 1, capacity=4)
@@ -697,6 +909,21 @@ check("writing before open raises ChannelError",
       lambda: Peer2PeerWritingChannelFile(ch).write(b"x"), ChannelError)
 check("options with a large block not above the small one raise ValueError",
       lambda: Peer2PeerWritingChannelFile(ch, options={"large_blk_size": 10}), ValueError)
+# A buffer pool that is not attached: Dragon cannot get its descriptor (ChannelError).
+check("a Peer2Peer writer with buffer_pool=MemoryPool.empty_pool() raises ChannelError",
+      lambda: Peer2PeerWritingChannelFile(ch, options={"buffer_pool": MemoryPool.empty_pool()}),
+      ChannelError)
+check("a Many2Many writer with buffer_pool=MemoryPool.empty_pool() raises ChannelError",
+      lambda: Many2ManyWritingChannelFile(ch, buffer_pool=MemoryPool.empty_pool()), ChannelError)
+gone_pool = MemoryPool.attach(p.serialize())
+gone_pool.detach()
+check("a Peer2Peer writer with a detached buffer pool raises ChannelError",
+      lambda: Peer2PeerWritingChannelFile(ch, options={"buffer_pool": gone_pool}), ChannelError)
+check("a buffer pool that is not a MemoryPool raises ValueError",
+      lambda: Many2ManyWritingChannelFile(ch, buffer_pool="pool"), ValueError)
+works("an attached buffer pool is taken",
+      lambda: (Peer2PeerWritingChannelFile(ch, options={"buffer_pool": p}),
+               Many2ManyWritingChannelFile(ch, buffer_pool=p)))
 
 # Many writers: each open..close is one message, never interleaved.
 m2 = Channel(p, 2, capacity=20)

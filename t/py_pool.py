@@ -113,7 +113,8 @@ raises(DragonPoolAttachFail, MemoryPool.attach, cser, name="a pool used as a con
 # ---- allocation failures -----------------------------------------------------------
 full = MemoryPool(1 << 20, unique("pypool-full"), 0)
 hog = Message.create_alloc(full, full.largest_free)
-e = raises(MessageAllocationError, Message.create_alloc, full, 4096, name="a full pool: MessageAllocationError")
+e = raises(MessageAllocationError, Message.create_alloc, full, 4096, timeout=0,
+           name="a full pool: MessageAllocationError")
 ok(isinstance(e, DragonPoolAllocationNotAvailable) and isinstance(e, ChannelError),
    "  ... both DragonPoolAllocationNotAvailable and ChannelError")
 raises(MessageAllocationError, Message.create_alloc, full, 4096, timeout=0.05,

@@ -57,6 +57,10 @@ PyObject *dipy_value_error(enum dipy_ctx ctx, const char *fmt, ...);
  * ChannelValueError and an OverflowError (as Dragon's). */
 PyObject *dipy_size_overflow(const char *fmt, ...);
 
+/* Another unsigned 64-bit argument of the channels API below 0 or past 64
+ * bits: ChannelOverflowError, a ChannelValueError and an OverflowError. */
+PyObject *dipy_channel_overflow(const char *fmt, ...);
+
 /* ---- integer arguments (module.c) ----------------------------------------- */
 
 /* An integer argument in [lo, hi]: TypeError if obj is not an int,
@@ -169,6 +173,7 @@ typedef struct {
 	struct dipy_orphan *orphans; /* allocations kept alive for views */
 	int busy;               /* in a wait with the GIL released */
 	long owner;             /* process whose allocation it is (see msg_dealloc) */
+	int borrowed;           /* the memory is a MemoryAlloc's (create_from_mem) */
 	PyObject *weakreflist;
 } MessageObject;
 

@@ -286,6 +286,22 @@ static int send_copy(SendHObject *self, const void *buf, size_t len, int64_t t)
 	return dipy_wait_stop(send_bytes_once, &op, t, DIPC_EFULL, handle_shut, &self->is_open);
 }
 
+/* Send a copy of m's payload (len bytes at buf, which hold the same bytes)
+ * with m's attributes (hints, clientid).  Without attributes it is a copy
+ * of bytes like any other; with them, the library copies the message
+ * itself, which carries them. */
+static int send_msg_copy(SendHObject *self, MessageObject *m, const void *buf, size_t len,
+			 int64_t t)
+{
+	uint64_t hints = 0, clientid = 0;
+	dipc_msg_attr(m->msg, DIPC_MSG_HINTS, &hints);
+	dipc_msg_attr(m->msg, DIPC_MSG_CLIENTID, &clientid);
+	if (!hints && !clientid)
+		return send_copy(self, buf, len, t);
+	struct send_op op = { .h = self->h, .msg = m->msg, .own = DIPC_COPY_ON_SEND };
+	return dipy_wait_stop(send_msg_once, &op, t, DIPC_EFULL, handle_shut, &self->is_open);
+}
+
 /* The payload of msg is to end up in dest's allocation, which travels,
  * but that cannot be done without a copy (dest has live views, or lives
  * in another pool): copy into dest, send a copy, and let dest's memory go
@@ -305,7 +321,7 @@ static int send_via_dest_copy(SendHObject *self, MessageObject *m, MessageObject
 		memmove(dst, src, len);
 	m->busy++;
 	d->busy++;
-	rc = send_copy(self, dst, len, t);
+	rc = send_msg_copy(self, m, dst, len, t);
 	m->busy--;
 	d->busy--;
 	if (rc < 0)
@@ -382,7 +398,7 @@ static PyObject *sendh_send(SendHObject *self, PyObject *const *args, Py_ssize_t
 				rc = message_size(m, &src, &len, &cap);
 				if (rc == 0) {
 					m->busy++;
-					rc = send_copy(self, src, len, t);
+					rc = send_msg_copy(self, m, src, len, t);
 					m->busy--;
 				}
 				if (rc == 0)
@@ -395,7 +411,7 @@ static PyObject *sendh_send(SendHObject *self, PyObject *const *args, Py_ssize_t
 		rc = message_size(m, &src, &len, &cap);
 		if (rc == 0) {
 			m->busy++;
-			rc = send_copy(self, src, len, t);
+			rc = send_msg_copy(self, m, src, len, t);
 			m->busy--;
 		}
 	}

@@ -28,6 +28,18 @@
  * process.  Nothing can free it under the call either (the call holds the
  * message, the message its pool).  This is the rule of stream.c for a
  * message: what a waiting call uses is never freed under it.
+ *
+ * A message made by create_from_mem(mem) borrows a MemoryAlloc's
+ * allocation through a handle of its own: destroy() (free_mem=True, as in
+ * Dragon) and a transfer send give the allocation away, but a message that
+ * is only collected lets go of its handle and never frees the memory,
+ * which is still the MemoryAlloc's (Dragon's Message.__del__ frees no
+ * managed memory either).
+ *
+ * hints and clientid are the C message's attributes (dipc_msg_attr): the
+ * library carries them from the sender's message to the receiver's.  A
+ * message that changes its C message underneath (dipy_message_drop_memory)
+ * carries them over, so they are the Python object's for its whole life.
  */
 #include "dipcpy.h"
 
@@ -123,13 +135,20 @@ int dipy_message_drop_memory(MessageObject *m, int free_mem)
 	int rc = dipc_msg_create_empty(&empty);
 	if (rc < 0)
 		return rc;
+	for (int a = DIPC_MSG_HINTS; a <= DIPC_MSG_CLIENTID; a++) {
+		uint64_t v = 0;
+		dipc_msg_attr(m->msg, a, &v);
+		dipc_msg_set_attr(empty, a, v);
+	}
 	rc = message_release(m, free_mem);
 	m->msg = empty;
+	m->borrowed = 0;
 	return rc;
 }
 
 void dipy_message_emptied(MessageObject *m)
 {
+	m->borrowed = 0;        /* the memory travelled: nothing is borrowed now */
 	if (!m->pool)
 		return;
 	PoolObject *p = m->pool;
@@ -158,6 +177,7 @@ void dipy_message_filled(MessageObject *m, PoolObject *pool)
 	dipy_pool_hold(pool);
 	m->pool = pool;
 	m->owner = dipy_pid();
+	m->borrowed = 0;
 }
 
 PyObject *dipy_message_new(dipc_msg *msg, PoolObject *pool)
@@ -173,6 +193,7 @@ PyObject *dipy_message_new(dipc_msg *msg, PoolObject *pool)
 	m->orphans = NULL;
 	m->busy = 0;
 	m->owner = dipy_pid();
+	m->borrowed = 0;
 	m->weakreflist = NULL;
 	if (pool && dipy_message_has_mem(m)) {
 		dipy_pool_hold(pool);
@@ -207,8 +228,9 @@ static void msg_dealloc(MessageObject *self)
 		PyObject_ClearWeakRefs((PyObject *)self);
 	/* A message nobody destroyed gives its allocation back; a copy
 	 * inherited through fork() only lets go of its handle, since the
-	 * allocation is the parent's. */
-	message_release(self, self->owner == dipy_pid());
+	 * allocation is the parent's, and so does one that borrows a
+	 * MemoryAlloc's (create_from_mem). */
+	message_release(self, self->owner == dipy_pid() && !self->borrowed);
 	free_orphans(self);
 	PyObject_Free(self);
 }
@@ -224,6 +246,54 @@ static PyObject *msg_create_empty(PyObject *cls, PyObject *noarg)
 	if (rc < 0)
 		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not create an empty message");
 	return dipy_message_new(msg, NULL);
+}
+
+/* hints and clientid as Dragon takes them: an int (exactly: not a bool)
+ * from 0; anything else is a ChannelValueError (Dragon raises ChannelError),
+ * past 64 bits a ChannelOverflowError (Dragon's conversion raises
+ * OverflowError).  NULL leaves *out alone. */
+static int attr_arg(PyObject *obj, const char *what, uint64_t *out)
+{
+	if (!obj)
+		return 0;
+	if (!PyLong_CheckExact(obj)) {
+		dipy_value_error(DIPY_CTX_CHANNEL, "the %s argument must be a non-negative integer, not %.100s",
+				 what, Py_TYPE(obj)->tp_name);
+		return -1;
+	}
+	int overflow;
+	long long s = PyLong_AsLongLongAndOverflow(obj, &overflow);
+	if (s == -1 && PyErr_Occurred())
+		return -1;
+	if (overflow < 0 || (!overflow && s < 0)) {
+		dipy_value_error(DIPY_CTX_CHANNEL, "the %s argument must be a non-negative integer, not %S",
+				 what, obj);
+		return -1;
+	}
+	unsigned long long v = PyLong_AsUnsignedLongLong(obj);
+	if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+		if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+			return -1;
+		PyErr_Clear();
+		dipy_channel_overflow("the %s argument must be from 0 to 2**64-1, not %S", what, obj);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Check hints and clientid (NULL: 0) into attr[DIPC_MSG_*]. */
+static int attr_args(PyObject *hints, PyObject *clientid, uint64_t *attr)
+{
+	attr[DIPC_MSG_HINTS] = attr[DIPC_MSG_CLIENTID] = 0;
+	return attr_arg(hints, "hints", &attr[DIPC_MSG_HINTS]) < 0 ||
+	       attr_arg(clientid, "clientid", &attr[DIPC_MSG_CLIENTID]) < 0 ? -1 : 0;
+}
+
+static void set_attrs(dipc_msg *msg, const uint64_t *attr)
+{
+	dipc_msg_set_attr(msg, DIPC_MSG_HINTS, attr[DIPC_MSG_HINTS]);
+	dipc_msg_set_attr(msg, DIPC_MSG_CLIENTID, attr[DIPC_MSG_CLIENTID]);
 }
 
 struct alloc_op {
@@ -297,7 +367,11 @@ static PyObject *msg_create_alloc(PyObject *cls, PyObject *const *args, Py_ssize
 		dipy_value_error(DIPY_CTX_CHANNEL, "nbytes must be at least 1, not %lld", n);
 		goto out;
 	}
-	int64_t t = DIPC_TRY_ONCE;
+	uint64_t attr[2];
+	if (attr_args(a[2], a[3], attr) < 0)
+		goto out;
+	/* Dragon's default (timeout=None) waits for room. */
+	int64_t t = DIPC_WAIT_FOREVER;
 	if (a[4] && dipy_timeout_from_py(a[4], &t) < 0)
 		goto out;
 	struct alloc_op op = { pool->pool, (size_t)n, NULL };
@@ -325,10 +399,70 @@ static PyObject *msg_create_alloc(PyObject *cls, PyObject *const *args, Py_ssize
 		dipy_raise(DIPY_CTX_MSG_ALLOC, rc, "could not create the message");
 		goto out;
 	}
+	set_attrs(msg, attr);
 	result = dipy_message_new(msg, pool);
 	dipy_pool_release(pool);
 out:
 	Py_XDECREF(owned_pool);
+	return result;
+}
+
+/* create_from_mem(mem, hints=0, clientid=0): a message over the bytes of
+ * the MemoryAlloc mem (its whole range, as mem.get_memview() shows them),
+ * through a handle of the message's own made from mem's descriptor. */
+static PyObject *msg_create_from_mem(PyObject *cls, PyObject *const *args, Py_ssize_t nargs,
+				     PyObject *kwnames)
+{
+	(void)cls;
+	static const char *const kwlist[] = { "mem", "hints", "clientid" };
+	PyObject *a[3] = { NULL, NULL, NULL };
+	if (dipy_parse("create_from_mem", args, nargs, kwnames, kwlist, 3, 1, a) < 0)
+		return NULL;
+	if (!PyObject_TypeCheck(a[0], &Dipy_AllocType)) {
+		PyErr_Format(PyExc_TypeError, "mem must be a MemoryAlloc, not %.100s",
+			     Py_TYPE(a[0])->tp_name);
+		return NULL;
+	}
+	uint64_t attr[2];
+	if (attr_args(a[1], a[2], attr) < 0)
+		return NULL;
+	PyObject *pool_obj = PyObject_CallMethod(a[0], "_pool", NULL);
+	PyObject *desc = pool_obj ? PyObject_CallMethod(a[0], "_cdesc", NULL) : NULL;
+	if (!desc) {
+		Py_XDECREF(pool_obj);
+		if (!PyErr_ExceptionMatches(PyExc_Exception))
+			return NULL;
+		PyErr_Clear();
+		return dipy_value_error(DIPY_CTX_CHANNEL, "mem is not attached in this process "
+					"(detached, freed, or another host's memory)");
+	}
+	PyObject *result = NULL;
+	Py_buffer ser = { .obj = NULL };
+	PoolObject *pool = dipy_pool_arg(pool_obj, "the pool of mem");
+	if (!pool || PyObject_GetBuffer(desc, &ser, PyBUF_SIMPLE) < 0)
+		goto out;
+	dipc_mem *m;
+	int rc = dipc_mem_attach(pool->pool, ser.buf, (size_t)ser.len, &m);
+	if (rc < 0) {
+		dipy_raise(DIPY_CTX_CHANNEL, rc, "could not create a message from the memory");
+		goto out;
+	}
+	dipc_msg *msg;
+	rc = dipc_msg_create_from_mem(m, &msg);
+	if (rc < 0) {
+		dipc_mem_detach(m);
+		dipy_raise(DIPY_CTX_CHANNEL, rc, "could not create a message from the memory");
+		goto out;
+	}
+	set_attrs(msg, attr);
+	result = dipy_message_new(msg, pool);
+	if (result)
+		((MessageObject *)result)->borrowed = 1;
+out:
+	if (ser.obj)
+		PyBuffer_Release(&ser);
+	Py_DECREF(desc);
+	Py_DECREF(pool_obj);
 	return result;
 }
 
@@ -413,6 +547,84 @@ static PyObject *msg_tobytes(MessageObject *self, PyObject *noarg)
 	return PyBytes_FromStringAndSize(ptr, (Py_ssize_t)size);
 }
 
+/* A start or stop of clear_payload: an int from 0 (Dragon's size_t). */
+static int clear_index(PyObject *obj, const char *what, unsigned long long *out)
+{
+	if (!PyLong_Check(obj)) {
+		PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what,
+			     Py_TYPE(obj)->tp_name);
+		return -1;
+	}
+	unsigned long long v = PyLong_AsUnsignedLongLong(obj);
+	if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+		if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+			return -1;
+		PyErr_Clear();
+		dipy_channel_overflow("%s must be from 0 to 2**64-1, not %S", what, obj);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* clear_payload(start=0, stop=None): zero bytes [start, stop) of the
+ * payload, stop clipped to its end (None: the end), as MemoryAlloc.clear. */
+static PyObject *msg_clear_payload(MessageObject *self, PyObject *const *args, Py_ssize_t nargs,
+				   PyObject *kwnames)
+{
+	static const char *const kwlist[] = { "start", "stop" };
+	PyObject *a[2] = { NULL, NULL };
+	if (dipy_parse("clear_payload", args, nargs, kwnames, kwlist, 2, 0, a) < 0)
+		return NULL;
+	unsigned long long start = 0, stop = ULLONG_MAX;
+	if ((a[0] && clear_index(a[0], "start", &start) < 0) ||
+	    (a[1] && a[1] != Py_None && clear_index(a[1], "stop", &stop) < 0))
+		return NULL;
+	if (!dipy_message_arg((PyObject *)self, "the message"))
+		return NULL;
+	void *ptr;
+	size_t size;
+	if (msg_payload(self, &ptr, &size) < 0)
+		return NULL;
+	if (stop > size)
+		stop = size;
+	if (start < stop)
+		memset((unsigned char *)ptr + start, 0, (size_t)(stop - start));
+	Py_RETURN_NONE;
+}
+
+static PyObject *msg_get_attr(MessageObject *self, void *closure)
+{
+	int which = (int)(intptr_t)closure;
+	if (!dipy_message_arg((PyObject *)self, "the message"))
+		return NULL;
+	uint64_t v = 0;
+	int rc = dipc_msg_attr(self->msg, which, &v);
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not read the message's attributes");
+	return PyLong_FromUnsignedLongLong(v);
+}
+
+static int msg_set_attr(MessageObject *self, PyObject *value, void *closure)
+{
+	int which = (int)(intptr_t)closure;
+	if (!value) {
+		PyErr_Format(PyExc_AttributeError, "cannot delete the %s of a message",
+			     which == DIPC_MSG_HINTS ? "hints" : "clientid");
+		return -1;
+	}
+	uint64_t v;
+	if (attr_arg(value, which == DIPC_MSG_HINTS ? "hints" : "clientid", &v) < 0 ||
+	    !dipy_message_arg((PyObject *)self, "the message"))
+		return -1;
+	int rc = dipc_msg_set_attr(self->msg, which, v);
+	if (rc < 0) {
+		dipy_raise(DIPY_CTX_CHANNEL, rc, "could not set the message's attributes");
+		return -1;
+	}
+	return 0;
+}
+
 static PyObject *msg_get_size(MessageObject *self, void *closure)
 {
 	(void)closure;
@@ -452,13 +664,25 @@ static PyMethodDef msg_methods[] = {
 	  "payload's allocation)." },
 	{ "create_alloc", (PyCFunction)(void (*)(void))msg_create_alloc,
 	  METH_FASTCALL | METH_KEYWORDS | METH_STATIC,
-	  "create_alloc(mpool, nbytes, hints=0, clientid=0, timeout=0) -> Message\n"
+	  "create_alloc(mpool, nbytes, hints=0, clientid=0, timeout=None) -> Message\n"
 	  "create_alloc(nbytes) -> Message\n\n"
 	  "A message backed by a new nbytes allocation from mpool, or from\n"
 	  "dragonipc.managed_memory.default_pool() when only nbytes is given.\n"
-	  "timeout (seconds, None: forever) waits for room; by default a full pool\n"
-	  "raises MessageAllocationError at once.  hints and clientid are accepted\n"
-	  "for compatibility and ignored." },
+	  "A full pool is waited on for room, as long as timeout says (seconds;\n"
+	  "None, the default: as long as it takes; 0: not at all), then\n"
+	  "MessageAllocationError.  hints and clientid (ints from 0) travel with\n"
+	  "the message to its receiver." },
+	{ "create_from_mem", (PyCFunction)(void (*)(void))msg_create_from_mem,
+	  METH_FASTCALL | METH_KEYWORDS | METH_STATIC,
+	  "create_from_mem(mem, hints=0, clientid=0) -> Message\n\n"
+	  "A message over the bytes of the MemoryAlloc mem, without a copy.\n"
+	  "destroy() (free_mem=True) frees the allocation, as a transfer send gives\n"
+	  "it away; a message only collected never frees it (it is mem's)." },
+	{ "clear_payload", (PyCFunction)(void (*)(void))msg_clear_payload,
+	  METH_FASTCALL | METH_KEYWORDS,
+	  "clear_payload(start=0, stop=None)\n\n"
+	  "Set payload bytes [start, stop) to zero (stop None or past the end:\n"
+	  "to the end)." },
 	{ "destroy", (PyCFunction)(void (*)(void))msg_destroy, METH_VARARGS | METH_KEYWORDS,
 	  "destroy(free_mem=True)\n\n"
 	  "Destroy the message; with free_mem, return its allocation to the pool.\n"
@@ -481,6 +705,12 @@ static PyGetSetDef msg_getset[] = {
 	{ "size", (getter)msg_get_size, NULL, "Payload bytes (0 when empty or destroyed).", NULL },
 	{ "is_empty", (getter)msg_get_empty, NULL, "True when no memory backs the message.", NULL },
 	{ "is_destroyed", (getter)msg_get_destroyed, NULL, "True after destroy().", NULL },
+	{ "hints", (getter)msg_get_attr, (setter)msg_set_attr,
+	  "An int of the program's own (0 to 2**64-1) that travels with the message.",
+	  (void *)(intptr_t)DIPC_MSG_HINTS },
+	{ "clientid", (getter)msg_get_attr, (setter)msg_set_attr,
+	  "An int of the program's own (0 to 2**64-1) that travels with the message.",
+	  (void *)(intptr_t)DIPC_MSG_CLIENTID },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

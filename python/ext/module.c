@@ -93,6 +93,8 @@ static struct {
 	{ "DragonMemoryValueError", NULL },
 #define X_MSG_SIZE          (X_MM + 4)
 	{ "MessageSizeError", NULL },
+#define X_CH_OVERFLOW       (X_MM + 5)
+	{ "ChannelOverflowError", NULL },
 };
 
 #define NEXCS_MM ((int)(sizeof(excs_mm) / sizeof(excs_mm[0])))
@@ -293,6 +295,24 @@ PyObject *dipy_size_overflow(const char *fmt, ...)
 	if (!msg)
 		return NULL;
 	PyObject *cls = exc_class(X_MSG_SIZE);
+	PyObject *exc = PyObject_CallOneArg(cls, msg);
+	Py_DECREF(msg);
+	if (exc) {
+		PyErr_SetObject(cls, exc);
+		Py_DECREF(exc);
+	}
+	return NULL;
+}
+
+PyObject *dipy_channel_overflow(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	PyObject *msg = PyUnicode_FromFormatV(fmt, ap);
+	va_end(ap);
+	if (!msg)
+		return NULL;
+	PyObject *cls = exc_class(X_CH_OVERFLOW);
 	PyObject *exc = PyObject_CallOneArg(cls, msg);
 	Py_DECREF(msg);
 	if (exc) {

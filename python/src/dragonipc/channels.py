@@ -70,6 +70,8 @@ __all__ = [
     "ChannelFlags", "NO_FLAGS", "MASQUERADE_AS_REMOTE",
     "POLLNOTHING", "POLLIN", "POLLOUT", "POLLINOUT", "POLLEMPTY", "POLLFULL", "POLLSIZE",
     "POLLBLOCKED_RECEIVERS", "SEMAPHORE_P", "SEMAPHORE_V", "SEMAPHORE_VZ", "SEMAPHORE_PEEK",
+    "POLLRESET", "POLLBARRIER", "POLLBARRIER_WAIT", "POLLBARRIER_ABORT", "POLLBARRIER_RELEASE",
+    "POLLBARRIER_ISBROKEN", "POLLBARRIER_WAITERS",
     "ChannelAdapterMsgTypes", "EOT", "PICKLE_PROT_5", "RAW_BYTES",
     "ChannelOverflowError", "ChannelRemoteOperationNotSupported",
     "Peer2PeerWritingChannelFile", "Peer2PeerReadingChannelFile",
@@ -213,6 +215,13 @@ POLLEMPTY = EventType.POLLEMPTY
 POLLFULL = EventType.POLLFULL
 POLLSIZE = EventType.POLLSIZE
 POLLBLOCKED_RECEIVERS = EventType.POLLBLOCKED_RECEIVERS
+POLLRESET = EventType.POLLRESET
+POLLBARRIER = EventType.POLLBARRIER
+POLLBARRIER_WAIT = EventType.POLLBARRIER_WAIT
+POLLBARRIER_ABORT = EventType.POLLBARRIER_ABORT
+POLLBARRIER_RELEASE = EventType.POLLBARRIER_RELEASE
+POLLBARRIER_ISBROKEN = EventType.POLLBARRIER_ISBROKEN
+POLLBARRIER_WAITERS = EventType.POLLBARRIER_WAITERS
 SEMAPHORE_P = EventType.SEMAPHORE_P
 SEMAPHORE_V = EventType.SEMAPHORE_V
 SEMAPHORE_VZ = EventType.SEMAPHORE_VZ
@@ -806,6 +815,19 @@ def _as_bytes(buf):
     return memoryview(buf).cast("B")
 
 
+def _check_buffer_pool(pool):
+    """A writing adapter's buffer_pool, checked as Dragon checks it: None,
+    or a MemoryPool this process has attached (ValueError for another
+    object, ChannelError for a pool not attached, e.g. empty_pool())."""
+    if pool is None:
+        return
+    if not isinstance(pool, MemoryPool):
+        raise ValueError("Optional buffer pool must be an instance of MemoryPool")
+    if not pool.is_attached:
+        raise ChannelError("Could not get Pool descriptor from provided buffer Pool: "
+                           "the pool is not attached")
+
+
 class Peer2PeerWritingChannelFile:
     """A file to write into a channel: what is written between open() and
     close() travels as messages of up to a block (1 KiB, 128 KiB or 2 MiB,
@@ -828,8 +850,7 @@ class Peer2PeerWritingChannelFile:
             raise ValueError("Large block size is smaller than or equal to small block size")
         if opts["huge_blk_size"] <= opts["large_blk_size"]:
             raise ValueError("Huge block size is smaller than or equal to large block size")
-        if opts["buffer_pool"] is not None and not isinstance(opts["buffer_pool"], MemoryPool):
-            raise ValueError("Optional buffer pool must be an instance of MemoryPool")
+        _check_buffer_pool(opts["buffer_pool"])
         self._options = opts
         self._sendh = channel.sendh(return_mode=return_mode, wait_mode=wait_mode)
         self._sendh.open()
@@ -1007,8 +1028,7 @@ class Many2ManyWritingChannelFile:
 
     def __init__(self, channel, buffer_pool=None, wait_mode=DEFAULT_WAIT_MODE,
                  return_mode=WHEN_BUFFERED):
-        if buffer_pool is not None and not isinstance(buffer_pool, MemoryPool):
-            raise ValueError("Optional buffer pool must be an instance of MemoryPool")
+        _check_buffer_pool(buffer_pool)
         self._sendh = channel.sendh(return_mode=return_mode, wait_mode=wait_mode)
         self._sendh.open()
         self._buf = bytearray()
