@@ -36,9 +36,6 @@ typedef struct {
 	int64_t def_timeout;
 	int wait_mode;
 	int is_open;
-	char *scratch;          /* recv_bytes lands small payloads here */
-	size_t scratch_cap;
-	int scratch_busy;       /* another thread is using it */
 	PyObject *weakreflist;
 } RecvHObject;
 
@@ -263,8 +260,13 @@ struct send_op {
 	dipc_sendh *h;
 	dipc_msg *msg, *dest;
 	int own;
+};
+
+struct bytes_op {
+	dipc_sendh *h;
 	const void *buf;
 	size_t len;
+	int skip_try;           /* send_big_once: the channel looked full */
 };
 
 static int send_msg_once(void *arg, int64_t t)
@@ -273,17 +275,56 @@ static int send_msg_once(void *arg, int64_t t)
 	return dipc_sendh_send(op->h, op->msg, op->dest, op->own, t);
 }
 
+/*
+ * Send a copy of len bytes at buf, waiting as t says.  The payload is
+ * copied once, whatever the wait.
+ *
+ * A payload that fits a block is copied into the channel's slot once the
+ * send holds the slot: an attempt that finds the channel full has copied
+ * nothing.  A larger one travels in a pool allocation, which
+ * dipc_sendh_send_bytes makes and fills before it looks for a slot, anew
+ * on each attempt; so the try-once attempt that dipy_wait_stop makes with
+ * the GIL held, before it waits in slices, would copy the whole payload
+ * for nothing whenever the channel is full, and the first slice copy it
+ * again.  A blocking send of such a payload into a channel that looks
+ * full (the count read once: a send that loses a race to a slot costs
+ * one copy more, no more) skips that attempt and goes straight to the
+ * wait, whose slice copies once and waits for the slot.  Sending the
+ * allocation by transfer of ownership instead would never copy twice, but
+ * costs about 700 instructions more per message (two handles made and
+ * freed, the block's owner claimed), more than a copy of 6 KiB.
+ *
+ * For such a blocking send, DIPC_ENOSPC (no room in the pool) from the
+ * try-once attempt ends that attempt, not the send: the slices make the
+ * library's blocking attempts, and what they report is the answer.
+ */
 static int send_bytes_once(void *arg, int64_t t)
 {
-	struct send_op *op = arg;
+	struct bytes_op *op = arg;
 	return dipc_sendh_send_bytes(op->h, op->buf, op->len, t);
 }
 
-/* Send a copy of len bytes at buf, waiting as t says. */
+static int send_big_once(void *arg, int64_t t)
+{
+	struct bytes_op *op = arg;
+	if (t == DIPC_TRY_ONCE && op->skip_try) {
+		op->skip_try = 0;
+		return DIPC_EFULL;
+	}
+	int rc = dipc_sendh_send_bytes(op->h, op->buf, op->len, t);
+	return rc == DIPC_ENOSPC && t == DIPC_TRY_ONCE ? DIPC_EFULL : rc;
+}
+
 static int send_copy(SendHObject *self, const void *buf, size_t len, int64_t t)
 {
-	struct send_op op = { .h = self->h, .buf = buf, .len = len };
-	return dipy_wait_stop(send_bytes_once, &op, t, DIPC_EFULL, handle_shut, &self->is_open);
+	struct bytes_op op = { .h = self->h, .buf = buf, .len = len };
+	dipy_op fn = send_bytes_once;
+	if (__builtin_expect(len > (size_t)self->ch->block_size, 0) && t != DIPC_TRY_ONCE) {
+		dipc_channel *ch = self->ch->ch;
+		fn = send_big_once;
+		op.skip_try = dipc_channel_count(ch) >= dipc_channel_capacity(ch);
+	}
+	return dipy_wait_stop(fn, &op, t, DIPC_EFULL, handle_shut, &self->is_open);
 }
 
 /* The payload of msg is to end up in dest's allocation, which travels,
@@ -599,7 +640,6 @@ static void recvh_dealloc(RecvHObject *self)
 		dipc_recvh_destroy(self->h);
 	if (self->ch)
 		dipy_channel_release(self->ch);
-	PyMem_Free(self->scratch);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -717,6 +757,22 @@ static PyObject *recvh_recv(RecvHObject *self, PyObject *const *args, Py_ssize_t
 	return (PyObject *)d;
 }
 
+/*
+ * recv_bytes copies the payload once, from the channel (its slot, or the
+ * pool allocation it travels in) into the bytes object returned, except
+ * for payloads of at most RECV_SMALL bytes.  A bytes object holds its
+ * bytes in its own memory and its size is fixed when it is made, so the
+ * payload's length must be known first: a receive into a buffer too small
+ * for the next payload takes nothing and reports its length
+ * (DIPC_EMSGSIZE), then the bytes object of that size is made and the
+ * payload received into it.  For a small payload, that second pass over
+ * the channel costs more than copying it twice, through a buffer on the
+ * stack (see bench/README.md, "Python: copies and instructions").
+ */
+#ifndef RECV_SMALL
+#define RECV_SMALL 1024
+#endif
+
 static PyObject *recvh_recv_bytes(RecvHObject *self, PyObject *const *args, Py_ssize_t nargs,
 				  PyObject *kwnames)
 {
@@ -729,65 +785,40 @@ static PyObject *recvh_recv_bytes(RecvHObject *self, PyObject *const *args, Py_s
 	int64_t t;
 	if (dipy_handle_timeout(a[0], a[1], recv_sentinel, self->def_timeout, &t) < 0)
 		return NULL;
-	size_t block = self->ch->block_size > 0 ? (size_t)self->ch->block_size : 1024;
-	char *buf;
-	int mine = 0;
-	if (!self->scratch_busy) {
-		if (!self->scratch) {
-			self->scratch = PyMem_Malloc(block);
-			if (!self->scratch)
-				return PyErr_NoMemory();
-			self->scratch_cap = block;
-		}
-		buf = self->scratch;
-		self->scratch_busy = 1;
-	} else {
-		/* Another thread of ours is receiving into the scratch buffer. */
-		buf = PyMem_Malloc(block);
-		if (!buf)
-			return PyErr_NoMemory();
-		mine = 1;
-	}
-	struct recv_op op = { .h = self->h, .buf = buf, .cap = block };
+	char small[RECV_SMALL > 0 ? RECV_SMALL : 1];
+	struct recv_op op = { .h = self->h, .buf = small, .cap = RECV_SMALL };
 	int64_t start = dipy_now_ns();
-	PyObject *big = NULL, *result = NULL;
+	PyObject *big = NULL;
 	int rc = dipy_wait_stop(recv_bytes_once, &op, t, DIPC_EEMPTY, handle_shut, &self->is_open);
+	if (rc == 0)
+		return PyBytes_FromStringAndSize(small, (Py_ssize_t)op.len);
 	while (rc == DIPC_EMSGSIZE) {
-		/* Larger than a block: it is still in the channel.  Receive it
-		 * straight into a bytes object of its size. */
+		/* Still in the channel: receive it into a bytes object of
+		 * its size.  Another receiver may take it first, and the next
+		 * one be larger (resize, again) or smaller (shrink below). */
+		if (op.len > (size_t)PY_SSIZE_T_MAX - sizeof(PyBytesObject)) {
+			Py_XDECREF(big);
+			return PyErr_NoMemory();
+		}
 		Py_ssize_t need = (Py_ssize_t)op.len;
 		if (!big)
 			big = PyBytes_FromStringAndSize(NULL, need);
 		else if (_PyBytes_Resize(&big, need) < 0)
 			big = NULL;
 		if (!big)
-			goto out;
+			return NULL;
 		op.buf = PyBytes_AS_STRING(big);
 		op.cap = (size_t)need;
 		rc = dipy_wait_stop(recv_bytes_once, &op, time_left(t, start), DIPC_EEMPTY,
 				    handle_shut, &self->is_open);
 	}
 	if (rc < 0) {
-		dipy_raise(DIPY_CTX_RECV, rc, "could not receive");
-		goto out;
+		Py_XDECREF(big);
+		return dipy_raise(DIPY_CTX_RECV, rc, "could not receive");
 	}
-	if (big) {
-		if (op.len != op.cap && _PyBytes_Resize(&big, (Py_ssize_t)op.len) < 0) {
-			big = NULL;
-			goto out;
-		}
-		result = big;
-		big = NULL;
-	} else {
-		result = PyBytes_FromStringAndSize(buf, (Py_ssize_t)op.len);
-	}
-out:
-	Py_XDECREF(big);
-	if (mine)
-		PyMem_Free(buf);
-	else
-		self->scratch_busy = 0;
-	return result;
+	if (op.len != op.cap && _PyBytes_Resize(&big, (Py_ssize_t)op.len) < 0)
+		return NULL;
+	return big;
 }
 
 static PyObject *recvh_get_open(RecvHObject *self, void *closure)
