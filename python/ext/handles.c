@@ -266,7 +266,6 @@ struct bytes_op {
 	dipc_sendh *h;
 	const void *buf;
 	size_t len;
-	int skip_try;           /* send_big_once: the channel looked full */
 };
 
 static int send_msg_once(void *arg, int64_t t)
@@ -275,56 +274,91 @@ static int send_msg_once(void *arg, int64_t t)
 	return dipc_sendh_send(op->h, op->msg, op->dest, op->own, t);
 }
 
-/*
- * Send a copy of len bytes at buf, waiting as t says.  The payload is
- * copied once, whatever the wait.
- *
- * A payload that fits a block is copied into the channel's slot once the
- * send holds the slot: an attempt that finds the channel full has copied
- * nothing.  A larger one travels in a pool allocation, which
- * dipc_sendh_send_bytes makes and fills before it looks for a slot, anew
- * on each attempt; so the try-once attempt that dipy_wait_stop makes with
- * the GIL held, before it waits in slices, would copy the whole payload
- * for nothing whenever the channel is full, and the first slice copy it
- * again.  A blocking send of such a payload into a channel that looks
- * full (the count read once: a send that loses a race to a slot costs
- * one copy more, no more) skips that attempt and goes straight to the
- * wait, whose slice copies once and waits for the slot.  Sending the
- * allocation by transfer of ownership instead would never copy twice, but
- * costs about 700 instructions more per message (two handles made and
- * freed, the block's owner claimed), more than a copy of 6 KiB.
- *
- * For such a blocking send, DIPC_ENOSPC (no room in the pool) from the
- * try-once attempt ends that attempt, not the send: the slices make the
- * library's blocking attempts, and what they report is the answer.
- */
 static int send_bytes_once(void *arg, int64_t t)
 {
 	struct bytes_op *op = arg;
 	return dipc_sendh_send_bytes(op->h, op->buf, op->len, t);
 }
 
-static int send_big_once(void *arg, int64_t t)
+struct alloc_op {
+	dipc_pool *pool;
+	size_t len;
+	dipc_mem *mem;
+};
+
+static int alloc_once(void *arg, int64_t t)
 {
-	struct bytes_op *op = arg;
-	if (t == DIPC_TRY_ONCE && op->skip_try) {
-		op->skip_try = 0;
-		return DIPC_EFULL;
-	}
-	int rc = dipc_sendh_send_bytes(op->h, op->buf, op->len, t);
-	return rc == DIPC_ENOSPC && t == DIPC_TRY_ONCE ? DIPC_EFULL : rc;
+	struct alloc_op *op = arg;
+	return dipc_pool_alloc_wait(op->pool, op->len, t, &op->mem);
 }
 
-static int send_copy(SendHObject *self, const void *buf, size_t len, int64_t t)
+/* Allocate room for len bytes in the channel's pool, fill it from buf
+ * and send it by transfer of ownership, waiting as t says for room in
+ * the pool, then in the channel: the payload is copied once however long
+ * the wait, and a send that fails leaves nothing behind. */
+static __attribute__((noinline)) int send_alloc(SendHObject *self, const void *buf, size_t len,
+					       int64_t t)
+{
+	if (!self->is_open)
+		return DIPC_ENOTOPEN;
+	int64_t start = dipy_now_ns();
+	struct alloc_op aop = { .len = len };
+	int rc = dipc_channel_pool(self->ch->ch, &aop.pool);
+	if (rc == 0)
+		rc = dipy_wait_stop(alloc_once, &aop, t, DIPC_ENOSPC, handle_shut, &self->is_open);
+	if (rc < 0)
+		return rc;
+	dipc_msg *msg;
+	void *dst;
+	rc = dipc_msg_create_from_mem(aop.mem, &msg);
+	if (rc < 0) {
+		dipc_mem_free(aop.mem);
+		return rc;
+	}
+	dipc_msg_get(msg, &dst, NULL);
+	memcpy(dst, buf, len);
+	struct send_op op = { .h = self->h, .msg = msg, .own = DIPC_TRANSFER_ON_SEND };
+	rc = dipy_wait_stop(send_msg_once, &op, time_left(t, start), DIPC_EFULL, handle_shut,
+			    &self->is_open);
+	/* Sent, the message is empty and only its handle goes; not sent,
+	 * its allocation goes back to the pool with it. */
+	dipc_msg_destroy(msg, rc < 0);
+	return rc;
+}
+
+/*
+ * Send a copy of len bytes at buf, waiting as t says.  The payload is
+ * copied once, however long the wait.
+ *
+ * A payload that fits a block is copied into the channel's slot once the
+ * send holds the slot: an attempt that finds the channel full has copied
+ * nothing, and dipy_wait_stop may make as many as it likes.  A larger one
+ * travels in a pool allocation, which dipc_sendh_send_bytes makes and
+ * fills before it looks for a slot, anew on each attempt: dipy_wait_stop's
+ * try-once attempt (with the GIL held) and each slice of its wait would
+ * copy the whole payload again.  So a blocking send of such a payload
+ * tries once only if the channel does not look full (its count), and
+ * otherwise, or if that attempt found no room in the channel or the pool,
+ * waits in send_alloc, which copies once and retries only the transfer.
+ * send_alloc costs about 700 instructions more than a send that needs no
+ * wait (two handles made and freed, the block's owner claimed): nothing
+ * next to a wait, more than a copy of 6 KiB.  A send that loses the race
+ * for the last slot between the look and its attempt copies twice.
+ */
+static inline __attribute__((always_inline)) int send_copy(SendHObject *self, const void *buf,
+							  size_t len, int64_t t)
 {
 	struct bytes_op op = { .h = self->h, .buf = buf, .len = len };
-	dipy_op fn = send_bytes_once;
-	if (__builtin_expect(len > (size_t)self->ch->block_size, 0) && t != DIPC_TRY_ONCE) {
-		dipc_channel *ch = self->ch->ch;
-		fn = send_big_once;
-		op.skip_try = dipc_channel_count(ch) >= dipc_channel_capacity(ch);
+	if (__builtin_expect(len <= (size_t)self->ch->block_size, 1) || t == DIPC_TRY_ONCE)
+		return dipy_wait_stop(send_bytes_once, &op, t, DIPC_EFULL, handle_shut,
+				      &self->is_open);
+	dipc_channel *ch = self->ch->ch;
+	if (dipc_channel_count(ch) < dipc_channel_capacity(ch)) {
+		int rc = send_bytes_once(&op, DIPC_TRY_ONCE);
+		if (rc != DIPC_EFULL && rc != DIPC_ENOSPC)
+			return rc;
 	}
-	return dipy_wait_stop(fn, &op, t, DIPC_EFULL, handle_shut, &self->is_open);
+	return send_alloc(self, buf, len, t);
 }
 
 /* The payload of msg is to end up in dest's allocation, which travels,
