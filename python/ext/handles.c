@@ -595,7 +595,10 @@ static PyMethodDef sendh_methods[] = {
 	  "send_bytes(msg_bytes, msg_len=0, blocking=True,\n"
 	  "           timeout=USE_CHANNEL_SENDH_DEFAULT, dest_msg=None)\n\n"
 	  "Send a copy of the first msg_len bytes of any bytes-like object (all of\n"
-	  "it when msg_len is 0).  Timeouts and errors as for send()." },
+	  "it when msg_len is 0).  Timeouts and errors as for send().  A payload\n"
+	  "larger than the channel's block travels in an allocation from the\n"
+	  "channel's pool: a blocking send waits for room there too, within the\n"
+	  "same timeout, and copies the payload once however long it waits." },
 	{ NULL, NULL, 0, NULL },
 };
 
