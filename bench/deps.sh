@@ -14,9 +14,10 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 	libzmq3-dev libiceoryx-binding-c-dev iceoryx >/dev/null
 
 # Python peers and the plots.  dragonhpc is Dragon itself (its channels
-# are one of the peers); faster-fifo builds a small C extension.
+# are one of the peers); iceoryx2 is iceoryx2's Python binding (a wheel
+# with its Rust core inside); faster-fifo builds a small C extension.
 pip_install() {
 	"$PY" -m pip install -q "$@" 2>/dev/null ||
 		"$PY" -m pip install -q --break-system-packages "$@"
 }
-pip_install matplotlib pyzmq faster-fifo dragonhpc
+pip_install matplotlib pyzmq faster-fifo dragonhpc iceoryx2

@@ -33,6 +33,8 @@ KiB, MiB = 1024, 1024 * 1024
 SIZES = [8, 64, 256, KiB, 4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, MiB, 4 * MiB]
 FANIN_SIZES = [64, 4 * KiB, 64 * KiB, MiB]
 SMOKE_SIZES = [64, MiB]
+PY_SIZES = [64, 4 * KiB, 64 * KiB, MiB]
+PY_SMOKE_SIZES = [64, 64 * KiB]
 PROGRAMS = ["dipc-bench", "zmq-bench", "iox-bench"]
 
 # What each section measures: (test, wait, metric, label).
@@ -379,13 +381,17 @@ def run_python(args, runner):
     except (OSError, subprocess.TimeoutExpired):
         return
     names = [l.split()[0] for l in out.splitlines() if l.strip()]
-    sizes = [64, 64 * KiB] if args.smoke else [64, 4 * KiB, 64 * KiB, MiB]
+    sizes = PY_SMOKE_SIZES if args.smoke else PY_SIZES
     for name in names:
         if args.only and name not in args.only:
             continue
         for s in sizes:
             runner.run((name, "pythr", "default", s),
                        [py, script, "--transport", name, "--size", str(s),
+                        "--duration", str(args.duration)], env=env)
+        if name != "py-ceiling":
+            runner.run((name, "pyrtt", "default", 64),
+                       [py, script, "--transport", name, "--test", "pyrtt", "--size", "64",
                         "--duration", str(args.duration)], env=env)
 
 
@@ -449,10 +455,16 @@ def report_tables(runner, sizes):
     header, rows = table(runner, "memcpy", "-", "bytes_per_s", fmt_bytes, sizes)
     if rows:
         out.append(("single-core memcpy (bytes copied/s)", header, rows))
-    header, rows = table(runner, "pythr", "default",
-                         "msgs_per_s", fmt_rate, sorted({k[3] for k in runner.status if k[1] == "pythr"}))
+    pysizes = sorted({k[3] for k in runner.status if k[1] == "pythr"})
+    header, rows = table(runner, "pythr", "default", "msgs_per_s", fmt_rate, pysizes)
     if rows:
         out.append(("Python, one process to another (messages/s)", header, rows))
+        header, rows = table(runner, "pythr", "default", "bytes_per_s", fmt_bytes, pysizes)
+        out.append(("Python, one process to another (payload bytes/s)", header, rows))
+    header, rows = table(runner, "pyrtt", "default", "rtt_ns", fmt_ns,
+                         sorted({k[3] for k in runner.status if k[1] == "pyrtt"}))
+    if rows:
+        out.append(("Python round trip, one process and back (median round trip)", header, rows))
     return out
 
 
@@ -540,6 +552,46 @@ def targets(runner, sizes):
             "%s/s vs %s/s" % (fmt_rate(a), fmt_rate(b)), r and "%.1f x" % r,
             r is not None and r >= want, "peer not measured" if a is not None else "")
 
+    # Python, large messages: the bytes path against the best Python peer
+    # and against our own Message path (copied in, copied out as bytes).
+    a = m(("py-dipc-channel", "pythr", "default", MiB), "bytes_per_s")
+    peers = [(p, m((p, "pythr", "default", MiB), "bytes_per_s"))
+             for p in ("py-iceoryx2", "py-dragon-channel")]
+    peers = [(p, v) for p, v in peers if v is not None]
+    name = "Python 1 MiB send_bytes->recv_bytes >= 1.0 x the best Python peer"
+    if peers:
+        bp, bv = max(peers, key=lambda x: x[1])
+        r = ratio(a, bv)
+        add(name, "%s vs %s (%s)" % (fmt_bytes(a), fmt_bytes(bv), bp), r and "%.2f x" % r,
+            r is not None and r >= 1.0)
+    else:
+        add(name, "-", None, False, "no Python peer measured")
+    b = m(("py-dipc-msg", "pythr", "default", MiB), "bytes_per_s")
+    r = ratio(a, b)
+    add("Python 1 MiB send_bytes->recv_bytes within 10% of the Message path (py-dipc-msg)",
+        "%s vs %s" % (fmt_bytes(a), fmt_bytes(b)), r and "%.2f x" % r, r is not None and r >= 0.9)
+
+    # Python per call: what the extension adds to the interpreter's own
+    # loop (py-ceiling: the same loops around a transport that does nothing).
+    a = m(("py-dipc-channel", "pythr", "default", 64), "msgs_per_s")
+    c = m(("py-ceiling", "pythr", "default", 64), "msgs_per_s")
+    name = "Python 64 B per message: the extension's share over the interpreter's ceiling"
+    if a and c:
+        extra = 1e9 / a - 1e9 / c
+        res.append((name, "%s/s vs ceiling %s/s (%.0f vs %.0f ns per message)"
+                    % (fmt_rate(a), fmt_rate(c), 1e9 / a, 1e9 / c),
+                    "%.2f x the ceiling; the transport's share %+.0f ns, %.0f%%"
+                    % (a / c, extra, 100 * extra * a / 1e9), "measured"))
+    else:
+        add(name, "-", None, False, "not measured")
+
+    a = m(("py-dipc-channel", "pyrtt", "default", 64), "rtt_ns")
+    for peer in ("py-iceoryx2", "py-dragon-channel"):
+        b = m((peer, "pyrtt", "default", 64), "rtt_ns")
+        r = ratio(a, b)
+        add("Python 64 B round trip <= %s's" % peer, "%s vs %s" % (fmt_ns(a), fmt_ns(b)),
+            r and "%.2f x" % r, r is not None and r <= 1.0, "peer not measured" if a is not None else "")
+
     # iceoryx: the better of our two modes against it, size by size.
     losses, compared = [], 0
     for test, wait, metric in (("lat", "spin", "lat_ns"), ("lat", "sleep", "lat_ns"),
@@ -588,6 +640,8 @@ def plots(runner, sizes, outdir):
              ("fanin-msgs.png", "fanin", "default", "msgs_per_s", 1, "messages/s",
               "Fan-in, %s producers to one consumer" % runner.args.producers),
              ("python-msgs.png", "pythr", "default", "msgs_per_s", 1, "messages/s",
+              "Python, one process to another"),
+             ("python-bytes.png", "pythr", "default", "bytes_per_s", 1e-9, "payload GB/s",
               "Python, one process to another")]
     for fname, test, wait, metric, scale, ylabel, title in specs:
         names = []

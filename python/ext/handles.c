@@ -36,9 +36,6 @@ typedef struct {
 	int64_t def_timeout;
 	int wait_mode;
 	int is_open;
-	char *scratch;          /* recv_bytes lands small payloads here */
-	size_t scratch_cap;
-	int scratch_busy;       /* another thread is using it */
 	PyObject *weakreflist;
 } RecvHObject;
 
@@ -263,6 +260,10 @@ struct send_op {
 	dipc_sendh *h;
 	dipc_msg *msg, *dest;
 	int own;
+};
+
+struct bytes_op {
+	dipc_sendh *h;
 	const void *buf;
 	size_t len;
 };
@@ -275,15 +276,89 @@ static int send_msg_once(void *arg, int64_t t)
 
 static int send_bytes_once(void *arg, int64_t t)
 {
-	struct send_op *op = arg;
+	struct bytes_op *op = arg;
 	return dipc_sendh_send_bytes(op->h, op->buf, op->len, t);
 }
 
-/* Send a copy of len bytes at buf, waiting as t says. */
-static int send_copy(SendHObject *self, const void *buf, size_t len, int64_t t)
+struct alloc_op {
+	dipc_pool *pool;
+	size_t len;
+	dipc_mem *mem;
+};
+
+static int alloc_once(void *arg, int64_t t)
 {
-	struct send_op op = { .h = self->h, .buf = buf, .len = len };
-	return dipy_wait_stop(send_bytes_once, &op, t, DIPC_EFULL, handle_shut, &self->is_open);
+	struct alloc_op *op = arg;
+	return dipc_pool_alloc_wait(op->pool, op->len, t, &op->mem);
+}
+
+/* Allocate room for len bytes in the channel's pool, fill it from buf
+ * and send it by transfer of ownership, waiting as t says for room in
+ * the pool, then in the channel: the payload is copied once however long
+ * the wait, and a send that fails leaves nothing behind. */
+static __attribute__((noinline)) int send_alloc(SendHObject *self, const void *buf, size_t len,
+					       int64_t t)
+{
+	if (!self->is_open)
+		return DIPC_ENOTOPEN;
+	int64_t start = dipy_now_ns();
+	struct alloc_op aop = { .len = len };
+	int rc = dipc_channel_pool(self->ch->ch, &aop.pool);
+	if (rc == 0)
+		rc = dipy_wait_stop(alloc_once, &aop, t, DIPC_ENOSPC, handle_shut, &self->is_open);
+	if (rc < 0)
+		return rc;
+	dipc_msg *msg;
+	void *dst;
+	rc = dipc_msg_create_from_mem(aop.mem, &msg);
+	if (rc < 0) {
+		dipc_mem_free(aop.mem);
+		return rc;
+	}
+	dipc_msg_get(msg, &dst, NULL);
+	memcpy(dst, buf, len);
+	struct send_op op = { .h = self->h, .msg = msg, .own = DIPC_TRANSFER_ON_SEND };
+	rc = dipy_wait_stop(send_msg_once, &op, time_left(t, start), DIPC_EFULL, handle_shut,
+			    &self->is_open);
+	/* Sent, the message is empty and only its handle goes; not sent,
+	 * its allocation goes back to the pool with it. */
+	dipc_msg_destroy(msg, rc < 0);
+	return rc;
+}
+
+/*
+ * Send a copy of len bytes at buf, waiting as t says.  The payload is
+ * copied once, however long the wait.
+ *
+ * A payload that fits a block is copied into the channel's slot once the
+ * send holds the slot: an attempt that finds the channel full has copied
+ * nothing, and dipy_wait_stop may make as many as it likes.  A larger one
+ * travels in a pool allocation, which dipc_sendh_send_bytes makes and
+ * fills before it looks for a slot, anew on each attempt: dipy_wait_stop's
+ * try-once attempt (with the GIL held) and each slice of its wait would
+ * copy the whole payload again.  So a blocking send of such a payload
+ * tries once only if the channel does not look full (its count), and
+ * otherwise, or if that attempt found no room in the channel or the pool,
+ * waits in send_alloc, which copies once and retries only the transfer.
+ * send_alloc costs about 700 instructions more than a send that needs no
+ * wait (two handles made and freed, the block's owner claimed): nothing
+ * next to a wait, more than a copy of 6 KiB.  A send that loses the race
+ * for the last slot between the look and its attempt copies twice.
+ */
+static inline __attribute__((always_inline)) int send_copy(SendHObject *self, const void *buf,
+							  size_t len, int64_t t)
+{
+	struct bytes_op op = { .h = self->h, .buf = buf, .len = len };
+	if (__builtin_expect(len <= (size_t)self->ch->block_size, 1) || t == DIPC_TRY_ONCE)
+		return dipy_wait_stop(send_bytes_once, &op, t, DIPC_EFULL, handle_shut,
+				      &self->is_open);
+	dipc_channel *ch = self->ch->ch;
+	if (dipc_channel_count(ch) < dipc_channel_capacity(ch)) {
+		int rc = send_bytes_once(&op, DIPC_TRY_ONCE);
+		if (rc != DIPC_EFULL && rc != DIPC_ENOSPC)
+			return rc;
+	}
+	return send_alloc(self, buf, len, t);
 }
 
 /* Send a copy of m's payload (len bytes at buf, which hold the same bytes)
@@ -537,7 +612,10 @@ static PyMethodDef sendh_methods[] = {
 	  "send_bytes(msg_bytes, msg_len=0, blocking=True,\n"
 	  "           timeout=USE_CHANNEL_SENDH_DEFAULT, dest_msg=None)\n\n"
 	  "Send a copy of the first msg_len bytes of any bytes-like object (all of\n"
-	  "it when msg_len is 0).  Timeouts and errors as for send()." },
+	  "it when msg_len is 0).  Timeouts and errors as for send().  A payload\n"
+	  "larger than the channel's block travels in an allocation from the\n"
+	  "channel's pool: a blocking send waits for room there too, within the\n"
+	  "same timeout, and copies the payload once however long it waits." },
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -616,7 +694,6 @@ static void recvh_dealloc(RecvHObject *self)
 		dipc_recvh_destroy(self->h);
 	if (self->ch)
 		dipy_channel_release(self->ch);
-	PyMem_Free(self->scratch);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -734,6 +811,22 @@ static PyObject *recvh_recv(RecvHObject *self, PyObject *const *args, Py_ssize_t
 	return (PyObject *)d;
 }
 
+/*
+ * recv_bytes copies the payload once, from the channel (its slot, or the
+ * pool allocation it travels in) into the bytes object returned, except
+ * for payloads of at most RECV_SMALL bytes.  A bytes object holds its
+ * bytes in its own memory and its size is fixed when it is made, so the
+ * payload's length must be known first: a receive into a buffer too small
+ * for the next payload takes nothing and reports its length
+ * (DIPC_EMSGSIZE), then the bytes object of that size is made and the
+ * payload received into it.  For a small payload, that second pass over
+ * the channel costs more than copying it twice, through a buffer on the
+ * stack (see bench/README.md, "Python: copies and instructions").
+ */
+#ifndef RECV_SMALL
+#define RECV_SMALL 1024
+#endif
+
 static PyObject *recvh_recv_bytes(RecvHObject *self, PyObject *const *args, Py_ssize_t nargs,
 				  PyObject *kwnames)
 {
@@ -746,65 +839,40 @@ static PyObject *recvh_recv_bytes(RecvHObject *self, PyObject *const *args, Py_s
 	int64_t t;
 	if (dipy_handle_timeout(a[0], a[1], recv_sentinel, self->def_timeout, &t) < 0)
 		return NULL;
-	size_t block = self->ch->block_size > 0 ? (size_t)self->ch->block_size : 1024;
-	char *buf;
-	int mine = 0;
-	if (!self->scratch_busy) {
-		if (!self->scratch) {
-			self->scratch = PyMem_Malloc(block);
-			if (!self->scratch)
-				return PyErr_NoMemory();
-			self->scratch_cap = block;
-		}
-		buf = self->scratch;
-		self->scratch_busy = 1;
-	} else {
-		/* Another thread of ours is receiving into the scratch buffer. */
-		buf = PyMem_Malloc(block);
-		if (!buf)
-			return PyErr_NoMemory();
-		mine = 1;
-	}
-	struct recv_op op = { .h = self->h, .buf = buf, .cap = block };
+	char small[RECV_SMALL > 0 ? RECV_SMALL : 1];
+	struct recv_op op = { .h = self->h, .buf = small, .cap = RECV_SMALL };
 	int64_t start = dipy_now_ns();
-	PyObject *big = NULL, *result = NULL;
+	PyObject *big = NULL;
 	int rc = dipy_wait_stop(recv_bytes_once, &op, t, DIPC_EEMPTY, handle_shut, &self->is_open);
+	if (rc == 0)
+		return PyBytes_FromStringAndSize(small, (Py_ssize_t)op.len);
 	while (rc == DIPC_EMSGSIZE) {
-		/* Larger than a block: it is still in the channel.  Receive it
-		 * straight into a bytes object of its size. */
+		/* Still in the channel: receive it into a bytes object of
+		 * its size.  Another receiver may take it first, and the next
+		 * one be larger (resize, again) or smaller (shrink below). */
+		if (op.len > (size_t)PY_SSIZE_T_MAX - sizeof(PyBytesObject)) {
+			Py_XDECREF(big);
+			return PyErr_NoMemory();
+		}
 		Py_ssize_t need = (Py_ssize_t)op.len;
 		if (!big)
 			big = PyBytes_FromStringAndSize(NULL, need);
 		else if (_PyBytes_Resize(&big, need) < 0)
 			big = NULL;
 		if (!big)
-			goto out;
+			return NULL;
 		op.buf = PyBytes_AS_STRING(big);
 		op.cap = (size_t)need;
 		rc = dipy_wait_stop(recv_bytes_once, &op, time_left(t, start), DIPC_EEMPTY,
 				    handle_shut, &self->is_open);
 	}
 	if (rc < 0) {
-		dipy_raise(DIPY_CTX_RECV, rc, "could not receive");
-		goto out;
+		Py_XDECREF(big);
+		return dipy_raise(DIPY_CTX_RECV, rc, "could not receive");
 	}
-	if (big) {
-		if (op.len != op.cap && _PyBytes_Resize(&big, (Py_ssize_t)op.len) < 0) {
-			big = NULL;
-			goto out;
-		}
-		result = big;
-		big = NULL;
-	} else {
-		result = PyBytes_FromStringAndSize(buf, (Py_ssize_t)op.len);
-	}
-out:
-	Py_XDECREF(big);
-	if (mine)
-		PyMem_Free(buf);
-	else
-		self->scratch_busy = 0;
-	return result;
+	if (op.len != op.cap && _PyBytes_Resize(&big, (Py_ssize_t)op.len) < 0)
+		return NULL;
+	return big;
 }
 
 static PyObject *recvh_get_open(RecvHObject *self, void *closure)
