@@ -9,7 +9,7 @@
  * is written for MSVC.  This one holds only what the public headers of
  * CPython 3.11 consult when an extension module (not the core) is
  * compiled, with the values of the python.org x64 builds.  The headers
- * are copied beside it without their own pyconfig.h (see win.am), so that
+ * are copied beside it without their own pyconfig.h (build.sh), so that
  * #include "pyconfig.h" finds this one.
  *
  * The ABI itself (struct layouts, calling convention, the 32-bit long of
@@ -24,10 +24,9 @@
 #endif
 
 /* The platform: Windows (MS_WINDOWS: the headers declare the Windows-only
- * functions and do not include <unistd.h>), in its 64-bit flavour (MS_WIN64;
- * MS_WIN32 is set on every Windows build, 32- or 64-bit). */
+ * functions and do not include <unistd.h>), in its 64-bit flavour
+ * (MS_WIN64). */
 #define MS_WINDOWS 1
-#define MS_WIN32 1
 #define MS_WIN64 1
 
 /* The interpreter is pythonXY.dll: with these two, the headers declare its
