@@ -362,7 +362,7 @@ for how in ("detach", "destroy"):
         t_exc.check(isinstance(th.exc, DragonPoolValueError), "run %d: got %r / %r"
                     % (i, th.exc, th.result))
         hog.destroy()
-        if how == "detach":
+        if how == "detach" and os.name != "nt":    # on Windows it went with its last mapping
             MemoryPool.attach_name(pool.name).destroy()
         del hog, th, pool
         gc.collect()

@@ -7,7 +7,12 @@
 #include <math.h>
 #include <stdarg.h>
 #include <time.h>
+#ifdef _WIN32
+#include <windows.h>
+#include <process.h>
+#else
 #include <unistd.h>
+#endif
 
 /* ---- exceptions ------------------------------------------------------------ */
 
@@ -326,14 +331,27 @@ PyObject *dipy_channel_overflow(const char *fmt, ...)
 
 int64_t dipy_now_ns(void)
 {
+#ifdef _WIN32
+	/* The performance counter: monotonic; its frequency is fixed at boot. */
+	LARGE_INTEGER now, freq;
+	QueryPerformanceCounter(&now);
+	QueryPerformanceFrequency(&freq);
+	return now.QuadPart / freq.QuadPart * 1000000000LL +
+	       now.QuadPart % freq.QuadPart * 1000000000LL / freq.QuadPart;
+#else
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+#endif
 }
 
 long dipy_pid(void)
 {
+#ifdef _WIN32
+	return (long)_getpid();
+#else
 	return (long)getpid();
+#endif
 }
 
 int dipy_int_arg(PyObject *obj, const char *what, long long lo, long long hi, long long *out)

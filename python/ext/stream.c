@@ -50,6 +50,9 @@
 
 #include <string.h>
 #include <time.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
 
 /* The stream whose callback this thread is running, if any. */
 static _Thread_local void *cb_current;
@@ -163,8 +166,12 @@ static void call_leave(StreamObject *self, struct stream_call *c)
 static void nap(void)
 {
 	Py_BEGIN_ALLOW_THREADS
+#ifdef _WIN32
+	Sleep(1);
+#else
 	struct timespec ts = { 0, 1000 * 1000 };
 	nanosleep(&ts, NULL);
+#endif
 	Py_END_ALLOW_THREADS
 }
 
