@@ -73,6 +73,7 @@ struct dipc_channel {
 	uint64_t hdr_off;           /* heap offset of the header */
 	uint64_t cuid, capacity, block_size, slot_size, nonce;
 	atomic_int handles;
+	struct dipc_remote *remote; /* another host's channel (remote.c): no ring */
 };
 
 /* A live channel handle on a live pool. */
@@ -80,5 +81,8 @@ static inline bool chan_ok(const dipc_channel *ch)
 {
 	return DIPC_LIVE(ch, DIPC_MAGIC_CHANNEL) && pool_ok(ch->pool);
 }
+
+/* Attach the live channel cuid of pool (the gateway's, remote.c). */
+int chan_attach_cuid(dipc_pool *pool, uint64_t cuid, dipc_channel **ch);
 
 #endif
