@@ -28,6 +28,13 @@
  * 5. Reading requests is a thread of its own (a channel wait cannot be
  *    polled with sockets); it checks each request as untrusted input
  *    before handing it to the network thread.
+ *
+ * 6. What a dead bridge left unread is read.  The request channel of the
+ *    last run's gateway (its descriptor is kept in the state segment) is
+ *    attached before that gateway's name is removed, and read for
+ *    OLD_GRACE_NS besides the new one: a process that saw its bridge die
+ *    may still post there (an ACK or CANCEL above all) until it finds the
+ *    new gateway.
  */
 #include "bridge.h"
 
@@ -45,6 +52,7 @@
 #define WORD_TTL_NS (30ull * 1000 * 1000 * 1000)
 #define NBUCKET     4096
 #define MAX_PEERS   64
+#define OLD_GRACE_NS (30ull * 1000 * 1000 * 1000)
 
 struct peer {
 	uint32_t conn;
@@ -77,6 +85,9 @@ static struct replych *replies;
 static pthread_t reader;
 static bool reader_up;
 static dipc_recvh *reqrh;
+static dipc_channel *oldch;     /* the last run's request channel (rule 6) */
+static dipc_recvh *oldrh;
+static uint64_t started;
 static uint64_t last_janitor;
 
 static unsigned bucket_of(uint64_t client, uint64_t id)
@@ -103,11 +114,20 @@ static void *reader_run(void *arg)
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	bool old_turn = false;
 	while (!atomic_load(&B.stop)) {
 		dipc_msg *m;
 		if (dipc_msg_create_empty(&m))
 			break;
-		int rc = dipc_recvh_recv(reqrh, m, 200 * 1000 * 1000);
+		/* Rule 6: now and then a look at the last run's channel. */
+		bool old = oldrh && old_turn && now_ns() - started < OLD_GRACE_NS;
+		old_turn = !old_turn;
+		int rc = old ? dipc_recvh_recv(oldrh, m, DIPC_TRY_ONCE)
+			     : dipc_recvh_recv(reqrh, m, oldrh ? 20 * 1000 * 1000 : 200 * 1000 * 1000);
+		if (old && rc == DIPC_EEMPTY) {
+			dipc_msg_destroy(m, 1);
+			continue;
+		}
 		if (rc) {
 			dipc_msg_destroy(m, 1);
 			if (rc != DIPC_ETIMEDOUT && rc != DIPC_EEMPTY) {
@@ -147,12 +167,18 @@ static void *reader_run(void *arg)
 
 int gw_start(void)
 {
-	dipc_pool *old;
-	if (dipc_pool_attach_name(B.gateway, &old) == 0) {
-		/* Rule 1. */
-		int rc = dipc_pool_destroy(old);
-		(void)rc;
+	/* Rule 6, then rule 1: the last run's channel, then its name goes. */
+	unsigned char od[DIPC_SERIAL_MAX];
+	size_t ol;
+	if (state_gateway_get(od, &ol) == 0 && dipc_channel_attach(od, ol, NULL, &oldch) == 0 &&
+	    (dipc_recvh_create(oldch, NULL, &oldrh) || dipc_recvh_open(oldrh))) {
+		dipc_recvh_destroy(oldrh);
+		oldrh = NULL;
 	}
+	dipc_pool *old;
+	if (dipc_pool_attach_name(B.gateway, &old) == 0)
+		dipc_pool_destroy(old);
+	started = now_ns();
 	int rc = dipc_pool_create(B.gateway, B.gateway_size, NULL, &B.gwpool);
 	if (rc) {
 		logmsg("cannot create the gateway pool %s: %s", B.gateway, dipc_strerror(rc));
@@ -171,6 +197,10 @@ int gw_start(void)
 		logmsg("cannot create the gateway's request channel: %s", dipc_strerror(rc));
 		return -1;
 	}
+	unsigned char nd[DIPC_SERIAL_MAX];
+	int nl = dipc_channel_serialize(B.reqch, nd, sizeof(nd));
+	if (nl > 0)
+		state_gateway_set(nd, (size_t)nl);
 	if (pthread_create(&reader, NULL, reader_run, NULL)) {
 		logmsg("cannot start the gateway reader");
 		return -1;

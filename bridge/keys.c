@@ -10,7 +10,8 @@
  * without following a final symbolic link, and checked on the open file.
  *
  *   key pair:    "public <40 Z85 characters>" and "secret <...>" lines
- *   authorised:  one public key per line, first word; '#' starts a comment
+ *   authorised:  one public key per line, first word; a line starting
+ *                with '#' is a comment (not a '#' inside: Z85 uses it)
  *   peers:       "<endpoint> [<public key>]" per line; without a key the
  *                peer is taken to use this bridge's own (one key pair
  *                shared by all the hosts of a user or job)
@@ -75,9 +76,10 @@ static int words(FILE *f, char *a, char *b, size_t len)
 {
 	char line[1024];
 	while (fgets(line, sizeof(line), f)) {
-		char *hash = strchr(line, '#');
-		if (hash)
-			*hash = 0;
+		/* A comment is a whole line: '#' is a Z85 character. */
+		const char *first = line + strspn(line, " \t");
+		if (*first == '#')
+			continue;
 		a[0] = b[0] = 0;
 		char *save, *w = strtok_r(line, " \t\r\n", &save);
 		if (!w)

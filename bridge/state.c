@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #define ST_MAGIC   0x4554415453424944ull  /* "DIBSTATE" */
-#define ST_VERSION 1u
+#define ST_VERSION 2u      /* 2: the gateway's request channel descriptor */
 #define NREC       32768u
 #define NIDX       (2 * NREC)           /* a power of two */
 #define NLOW       8192u
@@ -33,8 +33,10 @@ struct st_hdr {
 	uint32_t version;
 	uint32_t nrec;
 	uint32_t rec_size;
-	uint32_t pad;
-	uint64_t reserved[5];
+	uint16_t gw_len;        /* the last gateway's request channel */
+	uint16_t pad;
+	unsigned char gw_desc[DIPC_SERIAL_MAX];
+	uint64_t reserved[4];
 };
 
 static struct {
@@ -188,6 +190,24 @@ void state_each(void (*fn)(struct srec *r, void *arg), void *arg)
 	for (uint32_t n = 0; n < NREC; n++)
 		if (atomic_load_explicit(&S.rec[n].state, memory_order_relaxed) != S_FREE)
 			fn(&S.rec[n], arg);
+}
+
+int state_gateway_get(unsigned char *desc, size_t *len)
+{
+	size_t n = S.hdr->gw_len;
+	if (n == 0 || n > DIPC_SERIAL_MAX)
+		return -1;
+	memcpy(desc, S.hdr->gw_desc, n);
+	*len = n;
+	return 0;
+}
+
+void state_gateway_set(const unsigned char *desc, size_t len)
+{
+	S.hdr->gw_len = 0;
+	memcpy(S.hdr->gw_desc, desc, len);
+	atomic_thread_fence(memory_order_release);
+	S.hdr->gw_len = (uint16_t)len;
 }
 
 unsigned state_used(void)

@@ -72,5 +72,9 @@ void state_sweep(uint64_t now, uint64_t ttl_ns);
 /* Call fn on every record in use (after state_open: to rebuild). */
 void state_each(void (*fn)(struct srec *r, void *arg), void *arg);
 unsigned state_used(void);
+/* The request channel of the gateway this bridge made (kept for the next
+ * run, which reads what was left in it: gateway.c). */
+int state_gateway_get(unsigned char *desc, size_t *len);
+void state_gateway_set(const unsigned char *desc, size_t len);
 
 #endif

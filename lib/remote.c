@@ -393,6 +393,9 @@ static int post(const struct call *c, int op, struct reply_slot *s, uint64_t dea
  * it waits a little for room, never long. */
 static void post_word(struct call *c, int op)
 {
+	/* To the bridge that runs now, if its predecessor died (a dead
+	 * one's channel is read by the next for a while, gateway.c). */
+	gw_open(NULL);
 	post(c, op, NULL, dipc_deadline(50 * 1000 * 1000));
 }
 
