@@ -92,6 +92,8 @@ notok() { t=$((t + 1)); echo "not ok $t - $1"; }
 check() { if [ "$1" = 0 ]; then ok "$2"; else notok "$2"; fi; }
 diag() { echo "# $*"; }
 word() { echo "$1" | awk -v n="$2" '{ print $n }'; }
+# Wait up to 10 s for a line in a file.
+await() { for i in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 # Run a command on a host: "on" in the background only (the job becomes
 # the command, so that $! is the command's own pid, to kill it by), "at"
@@ -118,8 +120,7 @@ HOME="$work/home" on A "$BR" --allow-root -g "$tag-x" --allow-unauthenticated \
 	-l "tcp://$addrA:7790" >"$work/plain.log" 2>&1 &
 plainpid=$!
 pids="$pids $plainpid"
-sleep 0.5
-grep -q "NO authentication" "$work/plain.log" && kill -0 $plainpid 2>/dev/null
+await "$work/plain.log" "NO authentication" && kill -0 $plainpid 2>/dev/null
 check $? "told to, a bridge without keys starts (and says it has no authentication)"
 kill $plainpid 2>/dev/null
 wait $plainpid 2>/dev/null
@@ -137,10 +138,16 @@ start_bridge() {
 	pids="$pids $!"
 }
 for h in $hosts; do start_bridge $h; done
-sleep 1
 up=0
 for h in $hosts; do
-	grep -q "running:" "$work/bridge$h.log" || up=1
+	await "$work/bridge$h.log" "running:" || up=1
+done
+# Each knows the other two (they said hello).
+for h in $hosts; do
+	for i in $(seq 100); do
+		[ "$(grep -c " is host " "$work/bridge$h.log")" -ge 2 ] && break
+		sleep 0.1
+	done
 done
 check $up "three bridges run, one per host"
 
@@ -305,7 +312,7 @@ r=$(at A "$BH" send "$work/chC.desc" 9 1 64 1500 bytes)
 echo "$r" | grep -q "^unknown 9 0 -6\|^unknown 9 0 -9\|^error -6\|^error -9"
 check $? "a send to it fails (timed out or peer gone), never success: $(echo $r | tr '\n' ' ')"
 start_bridge C
-sleep 1.5
+await "$work/bridgeA.log" "$addrC:7781 restarted"
 r=$(at A "$BH" timed-recv "$work/chC.desc" 300)
 [ "$(word "$r" 2)" = -6 ]
 check $? "with its bridge back, the host answers again (empty channel: $r)"
