@@ -356,8 +356,10 @@ static int tcp_side(char **av, bool sink)
 			full(fd, buf, size, false);
 			if (buf[0] != 0x5a || buf[size - 1] != 0x5a)
 				die("corrupt", 0);
-			if (ack)
-				full(fd, "a", 1, true);
+			if (ack) {
+				char a = 'a';
+				full(fd, &a, 1, true);
+			}
 		} else {
 			double t1 = now_s();
 			full(fd, &len, sizeof(len), true);
@@ -369,8 +371,10 @@ static int tcp_side(char **av, bool sink)
 			}
 		}
 	}
-	if (sink && !ack)
-		full(fd, "d", 1, true);
+	if (sink && !ack) {
+		char d = 'd';
+		full(fd, &d, 1, true);
+	}
 	if (!sink) {
 		if (!ack) {
 			char d;
