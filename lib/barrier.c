@@ -180,6 +180,8 @@ int dipc_channel_barrier(dipc_channel *ch, int op, int64_t timeout_ns)
 	if (!chan_ok(ch) || op < DIPC_BARRIER_WAIT || op > DIPC_BARRIER_RESET ||
 	    !dipc_timeout_valid(timeout_ns) || ch->block_size < BARRIER_MSG_LEN)
 		return DIPC_EINVAL;
+	if (chan_is_remote(ch))
+		return DIPC_EFOREIGN;
 	if (!chan_is_live(ch))
 		return DIPC_EDESTROYED;
 	uint64_t deadline = dipc_deadline(timeout_ns);
@@ -220,6 +222,8 @@ int dipc_channel_barrier_count(const dipc_channel *ch)
 {
 	if (!chan_ok(ch))
 		return DIPC_EINVAL;
+	if (chan_is_remote(ch))
+		return DIPC_EFOREIGN;
 	if (!chan_is_live(ch))
 		return DIPC_EDESTROYED;
 	uint32_t n = atomic_load_explicit(&ch->hdr->barrier_count, memory_order_acquire);
@@ -230,6 +234,8 @@ int dipc_channel_barrier_broken(const dipc_channel *ch)
 {
 	if (!chan_ok(ch))
 		return DIPC_EINVAL;
+	if (chan_is_remote(ch))
+		return DIPC_EFOREIGN;
 	if (!chan_is_live(ch))
 		return DIPC_EDESTROYED;
 	return (atomic_load_explicit(&ch->hdr->barrier_flags, memory_order_acquire) &

@@ -64,6 +64,7 @@
  *    then, and stopped or sleeping ones end it.
  */
 #include "channel.h"
+#include "remote.h"
 
 #include <stdlib.h>
 
@@ -613,6 +614,18 @@ static uint64_t dir_find(dipc_pool *pool, uint64_t cuid, uint64_t *prev)
 	return 0;
 }
 
+int chan_attach_cuid(dipc_pool *pool, uint64_t cuid, dipc_channel **ch)
+{
+	int rc = pool_lock_patient(pool);
+	if (rc)
+		return rc;
+	uint64_t off = dir_find(pool, cuid, NULL);
+	struct chan_geom g;
+	rc = off ? chan_check(pool, off, cuid, 0, &g) : DIPC_ENOENT;
+	pool_unlock(pool);
+	return rc ? rc : chan_wrap(pool, false, off, &g, ch);
+}
+
 int dipc_channel_create(dipc_pool *pool, uint64_t cuid, const struct dipc_channel_attr *attr,
 			dipc_channel **ch)
 {
@@ -706,6 +719,7 @@ int dipc_channel_detach(dipc_channel *ch)
 		return DIPC_EBUSY;
 	if (ch->own_pool)
 		dipc_pool_detach(ch->pool);
+	remote_free(ch->remote);
 	dipc_handle_retire(ch, &ch->magic);
 	return 0;
 }
@@ -744,6 +758,8 @@ int dipc_channel_destroy(dipc_channel *ch)
 		return DIPC_EINVAL;
 	if (atomic_load(&ch->handles) > 0)
 		return DIPC_EBUSY;
+	if (ch->remote)
+		return DIPC_EFOREIGN;   /* destroyed on its own host */
 	dipc_pool *pool = ch->pool;
 	struct chan_hdr *h = ch->hdr;
 	/* A lock that a live process keeps: the handle stays, to retry. */
@@ -810,6 +826,8 @@ int dipc_channel_serialize(const dipc_channel *ch, void *buf, size_t len)
 {
 	if (!chan_ok(ch) || (!buf && len))
 		return DIPC_EINVAL;
+	if (ch->remote)
+		return remote_serialize(ch, buf, len);
 	if (!buf)
 		return CHAN_SER_LEN;
 	if (len < CHAN_SER_LEN)
@@ -850,6 +868,8 @@ int dipc_channel_attach(const void *ser, size_t len, dipc_pool *pool, dipc_chann
 				return DIPC_EFOREIGN;
 			return DIPC_EINVAL;
 		}
+	} else if (dipc_get64(b + 40) != dipc_os_host_id()) {
+		return remote_attach(b, len, ch);   /* through the bridge */
 	} else {
 		rc = pool_attach_ser(b + 32, len - 32, &pool);
 		if (rc)
@@ -871,6 +891,8 @@ int dipc_channel_count(const dipc_channel *ch)
 {
 	if (!chan_ok(ch))
 		return DIPC_EINVAL;
+	if (ch->remote)
+		return remote_count(ch);
 	if (!chan_live(ch))
 		return DIPC_EDESTROYED;
 	uint64_t hd = atomic_load_explicit(&ch->hdr->head, memory_order_acquire);
@@ -972,6 +994,8 @@ int dipc_channel_blocked_receivers(const dipc_channel *ch)
 {
 	if (!chan_ok(ch))
 		return DIPC_EINVAL;
+	if (ch->remote)
+		return DIPC_EFOREIGN;
 	if (!chan_live(ch))
 		return DIPC_EDESTROYED;
 	uint64_t m = atomic_load_explicit(&ch->hdr->recv_waiters.mask, memory_order_acquire);
@@ -983,6 +1007,8 @@ int dipc_channel_poll(dipc_channel *ch, int events, int64_t timeout_ns)
 	const int all = DIPC_POLL_READABLE | DIPC_POLL_WRITABLE | DIPC_POLL_EMPTY | DIPC_POLL_FULL;
 	if (!chan_ok(ch) || events == 0 || (events & ~all) || !dipc_timeout_valid(timeout_ns))
 		return DIPC_EINVAL;
+	if (ch->remote)
+		return remote_poll(ch, events, timeout_ns);
 	uint64_t deadline = dipc_deadline(timeout_ns);
 	struct chan_hdr *h = ch->hdr;
 	bool on_recv = events & (DIPC_POLL_READABLE | DIPC_POLL_FULL);
@@ -1093,7 +1119,7 @@ int dipc_##kind##_open(dipc_##kind *h) \
 { \
 	if (!XFER_OK(h, MAGIC)) \
 		return DIPC_EINVAL; \
-	if (!chan_live(h->ch)) \
+	if (!h->ch->remote && !chan_live(h->ch)) \
 		return DIPC_EDESTROYED; \
 	h->open = true; \
 	return 0; \
@@ -1150,6 +1176,8 @@ static int send_copy(dipc_sendh *h, const void *buf, size_t len, int64_t timeout
 	if (!dipc_timeout_valid(t))
 		return DIPC_EINVAL;
 	dipc_channel *ch = h->ch;
+	if (unlikely(ch->remote))
+		return remote_send(ch, buf, len, t);
 	struct send_op op = { .src = buf, .len = len, .kind = PAYLOAD_INLINE };
 	if (attrs) {
 		op.hints = attrs->attr[DIPC_MSG_HINTS];
@@ -1196,6 +1224,8 @@ int dipc_sendh_send(dipc_sendh *h, dipc_msg *msg, dipc_msg *dest, int ownership,
 	dipc_channel *ch = h->ch;
 	dipc_msg *travel = NULL;
 
+	if (unlikely(ch->remote))
+		return remote_send_msg(ch, msg, dest, ownership, t);
 	if (dest) {
 		if (!dest->mem || dest->mem->pool->nonce != ch->pool->nonce)
 			return DIPC_EINVAL;
@@ -1242,6 +1272,8 @@ int dipc_recvh_recv_bytes(dipc_recvh *h, void *buf, size_t cap, size_t *len, int
 	if (!dipc_timeout_valid(t))
 		return DIPC_EINVAL;
 	dipc_channel *ch = h->ch;
+	if (unlikely(ch->remote))
+		return remote_recv(ch, buf, cap, len, NULL, t);
 	static unsigned char nothing;
 	struct recv_op op = { .buf = buf ? buf : &nothing, .cap = cap };
 	int rc = chan_wait(ch, false, h->mode, t, try_recv_cb, &op);
@@ -1275,6 +1307,8 @@ int dipc_recvh_recv(dipc_recvh *h, dipc_msg *msg, int64_t timeout_ns)
 		return DIPC_EINVAL;
 	dipc_channel *ch = h->ch;
 	int rc;
+	if (unlikely(ch->remote))
+		return remote_recv_msg(ch, msg, t);
 	if (msg->mem) {
 		/* Into the caller's allocation. */
 		dipc_mem *m = msg->mem;

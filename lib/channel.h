@@ -117,6 +117,7 @@ struct dipc_channel {
 	uint64_t hdr_off;           /* heap offset of the header */
 	uint64_t cuid, capacity, block_size, slot_size, nonce;
 	atomic_int handles;
+	struct dipc_remote *remote; /* another host's channel (remote.c): no ring */
 };
 
 /* How long a try-once send that finds the channel full keeps trying
@@ -132,6 +133,14 @@ struct dipc_channel {
 static inline bool chan_ok(const dipc_channel *ch)
 {
 	return DIPC_LIVE(ch, DIPC_MAGIC_CHANNEL) && pool_ok(ch->pool);
+}
+
+/* Another host's channel, reached through the bridge (remote.c): it has
+ * no ring here, so what needs the ring (barriers, channel sets, the
+ * blocked-receiver count) is DIPC_EFOREIGN on it. */
+static inline bool chan_is_remote(const dipc_channel *ch)
+{
+	return ch->remote != NULL;
 }
 
 /* The channel's header is still the one this handle attached (channel.c). */
@@ -152,5 +161,8 @@ int chset_repair(struct chan_hdr *h);
 extern _Atomic uint64_t chset_rings;
 /* Let go of the pools mapped to ring other pools' bells (dipc_cleanup). */
 void chset_cleanup(void);
+
+/* Attach the live channel cuid of pool (the gateway's, remote.c). */
+int chan_attach_cuid(dipc_pool *pool, uint64_t cuid, dipc_channel **ch);
 
 #endif

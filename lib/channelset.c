@@ -466,6 +466,9 @@ int dipc_channelset_create(dipc_pool *pool, dipc_channel *const *channels, size_
 		if (!chan_ok(channels[k]))
 			return DIPC_EINVAL;
 	for (size_t k = 0; k < n; k++)
+		if (chan_is_remote(channels[k]))
+			return DIPC_EFOREIGN;
+	for (size_t k = 0; k < n; k++)
 		if (!chan_is_live(channels[k]))
 			return DIPC_EDESTROYED;
 	dipc_channelset *set = dipc_handle_new(sizeof(*set));

@@ -74,6 +74,10 @@ int dipc_os_pid_state(uint32_t pid);
 /* A number that differs between machines and between boots of one. */
 uint64_t dipc_os_host_id(void);
 
+/* The user this process runs as (names the user's dipc-bridge gateway);
+ * 0 where the layer has no such number. */
+uint32_t dipc_os_uid(void);
+
 /* Call prepare before fork(), parent and child after it (POSIX; no-op
  * where there is no fork). */
 void dipc_os_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void));

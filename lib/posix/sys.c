@@ -316,3 +316,8 @@ void dipc_os_mutex_unlock(dipc_os_mutex *m)
 {
 	pthread_mutex_unlock(&m->m);
 }
+
+uint32_t dipc_os_uid(void)
+{
+	return (uint32_t)getuid();
+}

@@ -263,3 +263,8 @@ void dipc_os_mutex_unlock(dipc_os_mutex *m)
 {
 	ReleaseSRWLockExclusive(&m->l);
 }
+
+uint32_t dipc_os_uid(void)
+{
+	return 0;   /* no dipc-bridge on Windows: the name is never used there */
+}

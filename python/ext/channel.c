@@ -93,7 +93,8 @@ static void chan_adopt(ChannelObject *self, dipc_channel *ch, PoolObject *pool, 
 	self->ch = ch;
 	self->creator = creator;
 	self->block_size = dipc_channel_block_size(ch);
-	dipy_pool_hold(pool);
+	if (pool)
+		dipy_pool_hold(pool);
 	self->pool = pool;
 }
 
@@ -132,13 +133,22 @@ static PyObject *chan_attach(ChannelObject *self, PyObject *args)
 	Py_buffer ser;
 	if (!PyArg_ParseTuple(args, "y*O:_attach", &ser, &pool_obj))
 		return NULL;
-	PoolObject *pool = dipy_pool_arg(pool_obj, "mem_pool");
-	if (!pool || chan_fresh(self) < 0) {
+	/* None: a channel of another host, through the local dipc-bridge (a
+	 * round trip: without the GIL); it has no pool of this process. */
+	PoolObject *pool = pool_obj == Py_None ? NULL : dipy_pool_arg(pool_obj, "mem_pool");
+	if ((!pool && pool_obj != Py_None) || chan_fresh(self) < 0) {
 		PyBuffer_Release(&ser);
 		return NULL;
 	}
 	dipc_channel *ch;
-	int rc = dipc_channel_attach(ser.buf, (size_t)ser.len, pool->pool, &ch);
+	int rc;
+	if (pool) {
+		rc = dipc_channel_attach(ser.buf, (size_t)ser.len, pool->pool, &ch);
+	} else {
+		Py_BEGIN_ALLOW_THREADS
+		rc = dipc_channel_attach(ser.buf, (size_t)ser.len, NULL, &ch);
+		Py_END_ALLOW_THREADS
+	}
 	PyBuffer_Release(&ser);
 	if (rc < 0)
 		return dipy_raise(DIPY_CTX_CHANNEL, rc, "could not attach to the channel");
@@ -363,6 +373,8 @@ static PyObject *chan_get_pool(ChannelObject *self, void *closure)
 	(void)closure;
 	if (!chan_live(self))
 		return NULL;
+	if (!self->pool)
+		Py_RETURN_NONE;     /* another host's channel */
 	Py_INCREF(self->pool);
 	return (PyObject *)self->pool;
 }
@@ -389,7 +401,8 @@ static PyMethodDef chan_methods[] = {
 	{ "_create", (PyCFunction)(void (*)(void))chan_create, METH_VARARGS | METH_KEYWORDS,
 	  "_create(pool, cuid, capacity=0, block_size=0)\n\nCreate the channel (internal)." },
 	{ "_attach", (PyCFunction)chan_attach, METH_VARARGS,
-	  "_attach(serialized, pool)\n\nAttach the channel through its descriptor (internal)." },
+	  "_attach(serialized, pool)\n\nAttach the channel through its descriptor; pool None:\n"
+	  "another host's channel, through dipc-bridge (internal)." },
 	{ "_detach", (PyCFunction)chan_detach, METH_NOARGS,
 	  "_detach()\n\nStop using the channel from this object (internal)." },
 	{ "_destroy", (PyCFunction)chan_destroy, METH_NOARGS,

@@ -487,6 +487,8 @@ class Channel(_dragonipc.Channel):
                 return ch
             except ChannelValueError:
                 pass    # not the channel's pool: use it only for allocations
+        if _is_remote(ser):
+            return cls._attach_remote(ch, ser, mem_pool)
         try:
             pool = MemoryPool._for_channel(ser)
         except DragonMemoryError as exc:
@@ -495,6 +497,22 @@ class Channel(_dragonipc.Channel):
         ch._attach(ser, pool)
         ch._default_pool = mem_pool if mem_pool is not None else pool
         _revive(ser, pool)
+        return ch
+
+    @staticmethod
+    def _attach_remote(ch, ser, mem_pool):
+        # Another host's channel: through the local dipc-bridge, which the
+        # library finds by the user's gateway pool (see dipc-bridge(8)).
+        try:
+            ch._attach(ser, None)
+        except ChannelError as exc:
+            if exc.lib_err == _dragonipc.EFOREIGN:
+                raise ChannelError("the channel lives on another host, and no dipc-bridge "
+                                   "runs here for this user to reach it (see dipc-bridge(8))",
+                                   exc.lib_err) from exc
+            raise
+        ch._remote = True
+        ch._default_pool = mem_pool
         return ch
 
     @classmethod
@@ -655,7 +673,7 @@ class Channel(_dragonipc.Channel):
     # ---- attributes ------------------------------------------------------------
 
     def get_pool(self):
-        """The MemoryPool the channel lives in."""
+        """The MemoryPool the channel lives in (None for another host's channel)."""
         return self._pool
 
     @property
@@ -665,8 +683,8 @@ class Channel(_dragonipc.Channel):
 
     @property
     def is_local(self):
-        """Always True: channels live on this machine."""
-        return True
+        """False for a channel of another host, attached through dipc-bridge."""
+        return not getattr(self, "_remote", False)
 
     @property
     def lock_type(self):
@@ -703,6 +721,22 @@ class Channel(_dragonipc.Channel):
             return "<Channel cuid=%d capacity=%d block_size=%d>" % (
                 self.cuid, self.capacity, self.block_size)
         return "<Channel %s>" % ("destroyed" if self.is_destroyed else "detached")
+
+
+def _is_remote(ser):
+    """Does a channel descriptor name another host's channel?  The library
+    attaches such a channel through dipc-bridge, and then gives the local
+    gateway pool as the channel's pool, whose host differs from the one
+    the descriptor names (bytes 40-48: its pool's host)."""
+    if len(ser) < 48:
+        return False
+    try:
+        pool_ser = MemoryPool._channel_pool_desc(ser)
+    except ChannelError as exc:
+        if exc.lib_err == _dragonipc.EFOREIGN:
+            return True     # another host, and no bridge: said by _attach_remote
+        return False        # the attach below reports it
+    return pool_ser[8:16] != ser[40:48]
 
 
 def _unpickle_channel(ser, pool_ser=None):

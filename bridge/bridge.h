@@ -1,0 +1,109 @@
+/*
+ * bridge.h - what the parts of dipc-bridge share.
+ *
+ * Threads: the network thread owns the transport and every table here;
+ * the gateway reader (gateway.c) takes requests off the gateway channel,
+ * and workers (owner.c) wait on channels for remote callers.  Both hand
+ * their results to the network thread through the queue (q_push), which
+ * wakes it through an eventfd it polls with the transport.
+ */
+#ifndef DIPC_BRIDGE_H
+#define DIPC_BRIDGE_H
+
+#include "config.h"
+#include <dragonipc.h>
+#include "gateway.h"
+#include "transport.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- the wire between bridges ------------------------------------------------ */
+
+#define W_MAGIC   0x31574244u   /* "DBW1" */
+#define W_VERSION 1u
+enum { W_HELLO = 1, W_HELLO_ACK, W_PING, W_PONG, W_REQ, W_REP };
+
+struct wire {
+	uint16_t kind;
+	uint16_t op;            /* enum gw_op */
+	int32_t rc;
+	uint64_t host;          /* the sender's host id */
+	uint64_t incarnation;   /* the sender's start */
+	uint32_t pid;           /* the calling process */
+	uint64_t client, id, low;
+	int64_t timeout;
+	uint64_t arg, value, value2;
+	uint16_t desc_len;
+	unsigned char desc[DIPC_SERIAL_MAX];
+};
+#define W_FIXED 96
+size_t wire_encode(const struct wire *w, unsigned char *out);
+int wire_decode(const void *buf, size_t len, struct wire *w);
+
+/* ---- the queue into the network thread --------------------------------------- */
+
+enum item_kind { IT_REQUEST, IT_RESULT };
+struct item {
+	struct item *next;
+	enum item_kind kind;
+	struct gw_req req;          /* IT_REQUEST: from the gateway */
+	unsigned char desc[DIPC_SERIAL_MAX];
+	unsigned char reply[DIPC_SERIAL_MAX];
+	dipc_msg *msg;              /* holds the request's bytes */
+	const unsigned char *payload;
+	size_t plen;
+	struct wire res;            /* IT_RESULT: an owner answer */
+	uint32_t conn;
+	void *data;                 /* its payload (malloc'd), or */
+	dipc_mem *mem;              /* a held message's memory */
+	size_t dlen;
+	struct held *held;
+};
+void q_push(struct item *it);
+struct item *q_take_all(void);
+int q_fd(void);
+
+/* ---- the whole bridge ----------------------------------------------------------- */
+
+struct bridge {
+	struct tp_engine *tp;
+	uint64_t host, incarnation;
+	char gateway[DIPC_NAME_MAX + 1];
+	size_t gateway_size;
+	dipc_pool *gwpool;
+	dipc_channel *reqch;
+	int64_t peer_timeout_ns;
+	atomic_bool stop;
+	bool verbose;
+};
+extern struct bridge B;
+
+uint64_t now_ns(void);
+void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t hash64(const void *p, size_t n);
+
+/* gateway.c: the local side. */
+int gw_start(void);
+void gw_stop(void);
+void gw_request(struct item *it);                /* from the queue */
+void gw_reply(const struct wire *w, const void *payload, size_t plen);   /* from a peer */
+void gw_peer_up(uint32_t conn, uint64_t host, uint64_t incarnation);
+void gw_tick(void);
+int gw_add_peer(const char *endpoint, const char *key);
+
+/* owner.c: the owning side. */
+int own_start(void);
+void own_request(uint32_t conn, const struct wire *w, const void *payload, size_t plen);
+void own_result(struct item *it);               /* from the queue */
+void own_tick(void);
+void own_stop(void);
+
+/* state.c: what the owning side keeps across its own death. */
+#include "state.h"
+
+#endif
