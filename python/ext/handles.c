@@ -353,6 +353,17 @@ static inline __attribute__((always_inline)) int send_copy(SendHObject *self, co
 		return dipy_wait_stop(send_bytes_once, &op, t, DIPC_EFULL, handle_shut,
 				      &self->is_open);
 	dipc_channel *ch = self->ch->ch;
+	/* A pool that rounds allocations up to powers of two (a small one
+	 * shaped as Dragon's) would give send_alloc a larger block than the
+	 * library takes for the same payload, and a hole the library could
+	 * use might not fit it: there the library's own send waits, and a
+	 * payload of such a pool (1 MiB at most) is copied once per slice. */
+	dipc_pool *pool;
+	struct dipc_pool_attr pa;
+	if (dipc_channel_pool(ch, &pool) == 0 && dipc_pool_get_attr(pool, &pa) == 0 &&
+	    (pa.flags & DIPC_POOL_POW2))
+		return dipy_wait_stop(send_bytes_once, &op, t, DIPC_EFULL, handle_shut,
+				      &self->is_open);
 	if (dipc_channel_count(ch) < dipc_channel_capacity(ch)) {
 		int rc = send_bytes_once(&op, DIPC_TRY_ONCE);
 		if (rc != DIPC_EFULL && rc != DIPC_ENOSPC)
