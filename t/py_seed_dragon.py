@@ -54,7 +54,7 @@ with contextlib.redirect_stdout(out):
 # The page's comment says it prints "Hello -- Hello", but what an f-string
 # makes of a memoryview (in Dragon as here) is its repr: check that, and
 # the bytes separately.
-ok(re.fullmatch(r"<memory at 0x[0-9a-f]+> -- <memory at 0x[0-9a-f]+>\n", out.getvalue()),
+ok(re.fullmatch(r"<memory at 0x[0-9a-fA-F]+> -- <memory at 0x[0-9a-fA-F]+>\n", out.getvalue()),
    "the example's print shows two memoryviews")
 is_(bytes(msg_view[0:5]), b"Hello", "the sent message's view holds Hello")
 is_(bytes(recv_view[0:5]), b"Hello", "the received view holds the payload")

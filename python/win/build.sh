@@ -49,12 +49,14 @@ cp -RL "$inc/." "$out/include/"
 rm -f "$out/include/pyconfig.h"
 cp "$src/python/win/pyconfig.h" "$out/include/pyconfig.h"
 
+# Every source of the extension, as setup.py builds it on Linux.
 objs=
-for c in module pool channel message handles stream; do
+for f in "$src"/python/ext/*.c; do
+	c=$(basename "$f" .c)
 	# -isystem: our warnings are for our code, not CPython's headers.
 	# shellcheck disable=SC2086
 	$CC ${CFLAGS:-} -O2 -DNDEBUG -isystem "$out/include" -I"$src/include" \
-		-c "$src/python/ext/$c.c" -o "$out/tmp/$c.o"
+		-c "$f" -o "$out/tmp/$c.o"
 	objs="$objs $out/tmp/$c.o"
 done
 
@@ -75,8 +77,12 @@ pyd=$out/lib/dragonipc/_dragonipc.cp$xy-win_amd64.pyd
 # shellcheck disable=SC2086
 $CC -shared -static-libgcc -o "$pyd" $objs -L"$out/tmp" -lpython$xy "$top/.libs/libdragonipc.dll.a"
 
-for f in "$src"/python/src/dragonipc/*.py "$src"/python/src/dragonipc/*.pyi \
-	 "$src"/python/src/dragonipc/py.typed "$dll"; do
-	cp "$f" "$out/lib/dragonipc/"
+# The package's files, its subpackages too (what setup.py installs).
+(cd "$src/python/src/dragonipc" &&
+	find . -name __pycache__ -prune -o -type f \( -name '*.py' -o -name '*.pyi' -o -name py.typed \) -print) |
+while read -r f; do
+	mkdir -p "$out/lib/dragonipc/$(dirname "$f")"
+	cp "$src/python/src/dragonipc/$f" "$out/lib/dragonipc/$f"
 done
+cp "$dll" "$out/lib/dragonipc/"
 echo "windows-python: $out/lib/dragonipc (CPython $ver, $(basename "$dll"))"
