@@ -79,4 +79,9 @@ for f in "$src"/python/src/dragonipc/*.py "$src"/python/src/dragonipc/*.pyi \
 	 "$src"/python/src/dragonipc/py.typed "$dll"; do
 	cp "$f" "$out/lib/dragonipc/"
 done
+mkdir -p "$out/lib/dragonipc/infrastructure"
+for f in "$src"/python/src/dragonipc/infrastructure/*.py \
+	 "$src"/python/src/dragonipc/infrastructure/*.pyi; do
+	cp "$f" "$out/lib/dragonipc/infrastructure/"
+done
 echo "windows-python: $out/lib/dragonipc (CPython $ver, $(basename "$dll"))"
