@@ -317,6 +317,10 @@ def main():
     is_((y.recv(timeout=T), x.recv(timeout=T)), ("to y", "to x"), "Pipe(): duplex ends")
     x.send_bytes(payload(4 << 20))
     ok(y.recv_bytes(timeout=T) == payload(4 << 20), "Pipe(): 4 MiB through its own pool")
+    raises(ConnectionError, x.send_bytes, bytes(80 << 20), timeout=T,
+           name="Pipe(): more than its pool holds is a ConnectionError")
+    x.send("still fine")
+    is_(y.recv(timeout=T), "still fine", "... and the pipe still works")
     rd, wr = dconn.Pipe(duplex=False)
     ok(rd.readable and not rd.writable and wr.writable and not wr.readable,
        "Pipe(duplex=False): first reads, second writes")

@@ -689,7 +689,7 @@ class Connection:
 
 # Pipe() without channels makes them in a pool of this process's own,
 # destroyed (with its channels) when the process exits.
-_PIPE_POOL_SIZE = 1 << 28
+_PIPE_POOL_SIZE = 64 << 20
 _pipe_pool = None
 _pipe_pool_pid = None
 _pipe_lock = threading.Lock()
@@ -734,8 +734,9 @@ def Pipe(duplex=True, *, channels=None, options=None):
     """Two connected Connections (first, second).
 
     channels None: new channels are made (EARLY, the default policy) in
-    options.conn_options.default_pool, or else in a pool of this process,
-    and destroyed when this process exits.  Duplex: each end sends and
+    options.conn_options.default_pool, or else in a pool of this process
+    (64 MiB: give a default_pool for larger objects), and destroyed when
+    this process exits.  Duplex: each end sends and
     receives; otherwise first receives and second sends.
     channels a Channel (or a descriptor): first receives from it, second
     sends into it.  channels a pair: first receives from the first and
