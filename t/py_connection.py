@@ -277,7 +277,7 @@ def main():
     for i in range(5):
         j, data = a.recv(timeout=T)
         whole = whole and j == i and data == payload(300000, i)
-    os.kill(p.pid, signal.SIGKILL)
+    p.kill()
     p.join(T)
     t0 = time.monotonic()
     count = 5
@@ -324,6 +324,11 @@ def main():
     rd, wr = dconn.Pipe(duplex=False)
     ok(rd.readable and not rd.writable and wr.writable and not wr.readable,
        "Pipe(duplex=False): first reads, second writes")
+    x.send(rd)
+    rd_copy = y.recv(timeout=T)
+    wr.send("to the copy")
+    is_(rd_copy.recv(timeout=T), "to the copy", "a Connection sent through a Connection works")
+    rd_copy.close()
     raises(OSError, rd.send, 1, name="send on a reading end: OSError")
     raises(OSError, wr.recv, name="recv on a writing end: OSError")
     q = spawn.Queue()
