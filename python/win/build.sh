@@ -50,7 +50,7 @@ rm -f "$out/include/pyconfig.h"
 cp "$src/python/win/pyconfig.h" "$out/include/pyconfig.h"
 
 objs=
-for c in module pool channel message handles stream; do
+for c in module pool channel message handles stream chanset; do
 	# -isystem: our warnings are for our code, not CPython's headers.
 	# shellcheck disable=SC2086
 	$CC ${CFLAGS:-} -O2 -DNDEBUG -isystem "$out/include" -I"$src/include" \
