@@ -28,10 +28,10 @@ names):
   object, and a sender killed in the middle of a send leaves the whole
   message or nothing.  (Streams that a Peer2PeerWritingChannelFile wrote
   in several messages are read too.)
-* Nothing waits without a bound unless asked to: sends wait at most
-  ``timeout`` seconds for room (300 by default, as Dragon's writer), the
-  receiving calls take a ``timeout`` keyword (None, the default, waits as
-  Dragon does: until a message comes), poll() takes Dragon's timeout.  A
+* Every wait can be bounded: sends wait at most ``timeout`` seconds for
+  room (300 by default, as Dragon's writer), the receiving calls take a
+  ``timeout`` keyword (None, the default, waits as Dragon does: until a
+  message comes), poll() takes Dragon's timeout.  A
   wait that expires raises ConnectionTimeout (a ConnectionError and a
   TimeoutError); one that expires in the middle of a message of several
   parts leaves the connection unusable (ConnectionError from then on),
