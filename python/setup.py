@@ -210,8 +210,10 @@ SOURCES = ["ext/module.c", "ext/pool.c", "ext/channel.c", "ext/message.c",
 legacy = {}
 if tuple(int(x) for x in setuptools.__version__.split(".")[:2] if x.isdigit()) < (61, 0):
     legacy = dict(name="dragonipc", version="0.1.0", python_requires=">=3.8",
-                  package_dir={"": "src"}, packages=["dragonipc"],
-                  package_data={"dragonipc": ["py.typed", "*.pyi"]})
+                  package_dir={"": "src"},
+                  packages=["dragonipc", "dragonipc.infrastructure"],
+                  package_data={"dragonipc": ["py.typed", "*.pyi"],
+                                "dragonipc.infrastructure": ["*.pyi"]})
 
 setup(
     **legacy,

@@ -9,11 +9,23 @@ Output is flushed line by line so that a test killed half-way still shows
 what it did.
 """
 
+import os
 import sys
 import traceback
 
 _run = 0
 _failed = 0
+
+# TAP is UTF-8 text.  A Windows Python writes to a pipe in the system's
+# code page, where a test name or a diagnostic (a name in another script,
+# a child's output) may not fit: that must never end a test.  The child
+# interpreters a test starts write UTF-8 too, so that what the test reads
+# back from them is what they printed.
+os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+try:
+    sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
+except (AttributeError, ValueError):
+    pass
 
 
 def _emit(line):
