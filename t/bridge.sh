@@ -85,7 +85,7 @@ for h in $hosts; do
 		skip_all "cannot make mount and UTS namespaces here"
 done
 
-echo "1..30"
+echo "1..31"
 t=0
 ok() { t=$((t + 1)); echo "ok $t - $1"; }
 notok() { t=$((t + 1)); echo "not ok $t - $1"; }
@@ -177,6 +177,9 @@ check $? "a channel of host B attaches on host A ($r)"
 r=$(at C "$BH" attach "$work/chA.desc")
 [ "$r" = "attached 32 4096" ]
 check $? "a channel of host A attaches on host C ($r)"
+r=$(at A "$BH" local-only "$work/chB.desc")
+[ "$r" = "local-only -17 -17 -17 -17 -17" ]
+check $? "barriers, channel sets, blocked receivers of a remote channel: DIPC_EFOREIGN ($r)"
 r=$(DIPC_GATEWAY="$tag-none" at A "$BH" attach "$work/chB.desc")
 [ "$r" = "error -17 descriptor from another host" ]
 check $? "without a bridge: DIPC_EFOREIGN ($r)"

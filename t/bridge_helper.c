@@ -17,6 +17,10 @@
  *       a message with an allocation)
  *   bridge_helper attach DESCFILE
  *       attach and print "attached CAPACITY BLOCK" or "error RC NAME"
+ *   bridge_helper local-only DESCFILE
+ *       attach and print the codes of what needs the channel's own host
+ *       (barrier wait, barrier count, broken, blocked receivers, a
+ *       channel set): "local-only RC RC RC RC RC"
  *   bridge_helper poll DESCFILE EVENTS TIMEOUT_MS
  *       print the result of dipc_channel_poll and how long it took (ms)
  *   bridge_helper timed-recv DESCFILE TIMEOUT_MS|forever [GOFILE]
@@ -330,6 +334,30 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		printf("attached %d %d\n", dipc_channel_capacity(ch), dipc_channel_block_size(ch));
+		dipc_channel_detach(ch);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "local-only") == 0) {
+		dipc_channel *ch;
+		int rc = attach(argv[2], &ch);
+		if (rc) {
+			printf("error %d %s\n", rc, dipc_strerror(rc));
+			return 1;
+		}
+		dipc_pool *p;
+		dipc_channelset *set = NULL;
+		int rs = DIPC_ENOENT;
+		char name[64];
+		snprintf(name, sizeof(name), "bh-local-%ld", (long)getpid());
+		if (dipc_pool_create(name, 1 << 20, NULL, &p) == 0) {
+			rs = dipc_channelset_create(p, &ch, 1, DIPC_POLL_READABLE, &set);
+			if (set)
+				dipc_channelset_destroy(set);
+			dipc_pool_destroy(p);
+		}
+		printf("local-only %d %d %d %d %d\n",
+		       dipc_channel_barrier(ch, DIPC_BARRIER_WAIT, 0), dipc_channel_barrier_count(ch),
+		       dipc_channel_barrier_broken(ch), dipc_channel_blocked_receivers(ch), rs);
 		dipc_channel_detach(ch);
 		return 0;
 	}
