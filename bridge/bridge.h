@@ -51,6 +51,7 @@ struct item {
 	struct item *next;
 	enum item_kind kind;
 	struct gw_req req;          /* IT_REQUEST: from the gateway */
+	int reject;                 /* nonzero: refused (gateway.c rule 7), answer this */
 	unsigned char desc[DIPC_SERIAL_MAX];
 	unsigned char reply[DIPC_SERIAL_MAX];
 	dipc_msg *msg;              /* holds the request's bytes */
@@ -75,7 +76,9 @@ struct bridge {
 	char gateway[DIPC_NAME_MAX + 1];
 	size_t gateway_size;
 	dipc_pool *gwpool;
+	dipc_pool *oldgwpool;       /* the last run's gateway, while read */
 	dipc_channel *reqch;
+	size_t max_msg;             /* the largest payload carried (--max-message) */
 	int64_t peer_timeout_ns;
 	atomic_bool stop;
 	bool verbose;
@@ -91,7 +94,7 @@ uint64_t hash64(const void *p, size_t n);
 int gw_start(void);
 void gw_stop(void);
 void gw_request(struct item *it);                /* from the queue */
-void gw_reply(const struct wire *w, const void *payload, size_t plen);   /* from a peer */
+void gw_reply(uint32_t conn, const struct wire *w, const void *payload, size_t plen);   /* from a peer */
 void gw_peer_up(uint32_t conn, uint64_t host, uint64_t incarnation);
 void gw_tick(void);
 int gw_add_peer(const char *endpoint, const char *key);

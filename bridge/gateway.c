@@ -35,6 +35,21 @@
  *    OLD_GRACE_NS besides the new one: a process that saw its bridge die
  *    may still post there (an ACK or CANCEL above all) until it finds the
  *    new gateway.
+ *
+ * 7. A request is an outsider's.  Any process of the user can write to
+ *    the request channel, so a request is copied out of the pool once
+ *    and checked in private memory (req_check) before anything uses it:
+ *    magic, version, op, every length against the message's own size, a
+ *    timeout the API knows, a payload no larger than the bridge carries.
+ *    One that fails is answered with the reason (DIPC_EINVAL,
+ *    DIPC_EMSGSIZE) when it names a reply channel we can find, and
+ *    dropped otherwise; nothing that fails is forwarded (an owner would
+ *    drop it, and it would be sent again for ever).  What requests can
+ *    fill is bounded: at most MAX_PENDING wait for answers (more are
+ *    answered DIPC_ELIMIT), deadlines saturate instead of wrapping, and
+ *    the requests of a process that died are cancelled at the owner and
+ *    forgotten here.  An answer counts only from the peer that serves
+ *    the request's host.
  */
 #include "bridge.h"
 
@@ -53,6 +68,8 @@
 #define NBUCKET     4096
 #define MAX_PEERS   64
 #define OLD_GRACE_NS (30ull * 1000 * 1000 * 1000)
+#define MAX_PENDING 8192
+#define WORD_SPARE  2048        /* room kept for ACK and CANCEL */
 
 struct peer {
 	uint32_t conn;
@@ -81,6 +98,7 @@ struct replych {
 static struct peer peers[MAX_PEERS];
 static unsigned npeers;
 static struct pending *bucket[NBUCKET];
+static unsigned npending;
 static struct replych *replies;
 static pthread_t reader;
 static bool reader_up;
@@ -98,14 +116,24 @@ static unsigned bucket_of(uint64_t client, uint64_t id)
 
 /* ---- the gateway pool and the reader ---------------------------------------------- */
 
-static bool req_ok(const struct gw_req *q, size_t n)
+/* Rule 7: 0, or why the request is refused.  *answerable says that its
+ * reply channel descriptor is whole, so that the refusal can be told. */
+static int req_check(const struct gw_req *q, size_t n, bool *answerable)
 {
-	return n >= sizeof(*q) && q->magic == GW_MAGIC_REQ && q->version == GW_VERSION &&
-	       q->op >= GW_ATTACH && q->op <= GW_OP_MAX && q->desc_len >= 48 &&
-	       q->desc_len <= DIPC_SERIAL_MAX && q->reply_len <= DIPC_SERIAL_MAX &&
-	       sizeof(*q) + (size_t)q->desc_len + q->reply_len <= n &&
-	       (q->op == GW_SEND || sizeof(*q) + (size_t)q->desc_len + q->reply_len == n) &&
-	       ((q->op == GW_ACK || q->op == GW_CANCEL) == (q->reply_len == 0));
+	*answerable = n >= sizeof(*q) && q->magic == GW_MAGIC_REQ && q->reply_len > 0 &&
+		      q->desc_len <= DIPC_SERIAL_MAX && q->reply_len <= DIPC_SERIAL_MAX &&
+		      sizeof(*q) + (size_t)q->desc_len + q->reply_len <= n;
+	if (n < sizeof(*q) || q->magic != GW_MAGIC_REQ || q->version != GW_VERSION ||
+	    q->op < GW_ATTACH || q->op > GW_OP_MAX || q->desc_len < 48 ||
+	    q->desc_len > DIPC_SERIAL_MAX || q->reply_len > DIPC_SERIAL_MAX ||
+	    sizeof(*q) + (size_t)q->desc_len + q->reply_len > n ||
+	    (q->op != GW_SEND && sizeof(*q) + (size_t)q->desc_len + q->reply_len != n) ||
+	    ((q->op == GW_ACK || q->op == GW_CANCEL) != (q->reply_len == 0)) ||
+	    q->timeout < DIPC_WAIT_FOREVER)
+		return DIPC_EINVAL;
+	if (n - sizeof(*q) - q->desc_len - q->reply_len > B.max_msg)
+		return DIPC_EMSGSIZE;
+	return 0;
 }
 
 static void *reader_run(void *arg)
@@ -145,15 +173,24 @@ static void *reader_run(void *arg)
 			dipc_msg_destroy(m, 1);
 			continue;
 		}
-		/* Read once into private memory, then check. */
+		/* Read once into private memory, then check (rule 7). */
 		memcpy(&it->req, p, n < sizeof(it->req) ? n : sizeof(it->req));
-		if (!req_ok(&it->req, n)) {
-			vlog("gateway: a malformed request dropped");
+		bool answerable;
+		int bad = req_check(&it->req, n, &answerable);
+		const unsigned char *b = (const unsigned char *)p + sizeof(it->req);
+		if (bad) {
+			vlog("gateway: a malformed request refused: %s", dipc_strerror(bad));
+			if (answerable) {
+				memcpy(it->reply, b + it->req.desc_len, it->req.reply_len);
+				it->kind = IT_REQUEST;
+				it->reject = bad;
+				q_push(it);
+			} else {
+				free(it);
+			}
 			dipc_msg_destroy(m, 1);
-			free(it);
 			continue;
 		}
-		const unsigned char *b = (const unsigned char *)p + sizeof(it->req);
 		memcpy(it->desc, b, it->req.desc_len);
 		memcpy(it->reply, b + it->req.desc_len, it->req.reply_len);
 		it->kind = IT_REQUEST;
@@ -175,6 +212,8 @@ int gw_start(void)
 		dipc_recvh_destroy(oldrh);
 		oldrh = NULL;
 	}
+	if (oldch)
+		dipc_channel_pool(oldch, &B.oldgwpool);
 	dipc_pool *old;
 	if (dipc_pool_attach_name(B.gateway, &old) == 0)
 		dipc_pool_destroy(old);
@@ -368,6 +407,7 @@ static struct pending *pending_find(uint64_t client, uint64_t id, struct pending
 
 static void pending_free(struct pending *p)
 {
+	npending--;
 	if (p->it->msg)
 		dipc_msg_destroy(p->it->msg, 1);
 	free(p->it);
@@ -401,6 +441,7 @@ static void pending_add(struct item *it, bool word)
 		free(it);
 		return;
 	}
+	npending++;
 	p->it = it;
 	p->word = word;
 	p->host = 0;
@@ -408,9 +449,11 @@ static void pending_add(struct item *it, bool word)
 		p->host |= (uint64_t)it->desc[40 + i] << (8 * i);
 	uint64_t now = now_ns();
 	int64_t t = it->req.timeout;
+	/* Rule 7: a deadline past the clock's end is no deadline. */
+	uint64_t span = (uint64_t)t + GRACE_NS + (t == 0 ? 5000000000ull : 0);
 	p->deadline = word ? now + WORD_TTL_NS
-		      : t < 0 ? UINT64_MAX
-		      : now + (uint64_t)t + GRACE_NS + (t == 0 ? 5000000000ull : 0);
+		      : t < 0 || span < (uint64_t)t || span > UINT64_MAX - now ? UINT64_MAX
+		      : now + span;
 	unsigned b = bucket_of(it->req.client, it->req.id);
 	p->next = bucket[b];
 	bucket[b] = p;
@@ -421,6 +464,18 @@ void gw_request(struct item *it)
 {
 	const struct gw_req *q = &it->req;
 	bool word = q->op == GW_ACK || q->op == GW_CANCEL;
+	int refuse = it->reject;
+	if (!refuse && npending >= MAX_PENDING + (word ? WORD_SPARE : 0))
+		refuse = DIPC_ELIMIT;
+	if (refuse) {
+		/* Rule 7: told why, never forwarded. */
+		if (!word || it->reject)
+			reply_to(it, refuse, 0, 0, NULL, 0);
+		if (it->msg)
+			dipc_msg_destroy(it->msg, 1);
+		free(it);
+		return;
+	}
 	if (!word && pending_find(q->client, q->id, NULL)) {
 		/* The same request again (its caller saw a bridge die): one
 		 * copy waits already. */
@@ -440,14 +495,17 @@ void gw_request(struct item *it)
 	pending_add(it, word);
 }
 
-void gw_reply(const struct wire *w, const void *payload, size_t plen)
+void gw_reply(uint32_t conn, const struct wire *w, const void *payload, size_t plen)
 {
+	struct peer *from = peer_by_conn(conn);
 	struct pending **pp = &bucket[bucket_of(w->client, w->id)];
 	for (; *pp; pp = &(*pp)->next) {
 		struct pending *p = *pp;
 		if (p->it->req.client != w->client || p->it->req.id != w->id ||
 		    p->it->req.op != w->op)
 			continue;
+		if (!from || from != peer_by_host(p->host))
+			return;         /* rule 7: not the owner's answer */
 		*pp = p->next;
 		if (!p->word) {
 			int rc = reply_to(p->it, w->rc, w->value, w->value2, payload, plen);
@@ -521,6 +579,7 @@ void gw_tick(void)
 		}
 	}
 	bool known = all_known();
+	bool janitor = now - last_janitor > 1000ull * 1000 * 1000;
 	for (unsigned b = 0; b < NBUCKET; b++) {
 		struct pending **pp = &bucket[b];
 		while (*pp) {
@@ -540,12 +599,25 @@ void gw_tick(void)
 				pending_free(p);
 				continue;
 			}
+			if (janitor && !p->word && (int32_t)p->it->req.pid > 0 &&
+			    kill((pid_t)p->it->req.pid, 0) && errno == ESRCH) {
+				/* Rule 7: its caller died; undo it over there. */
+				p->it->req.op = GW_CANCEL;
+				p->it->req.reply_len = 0;
+				if (p->it->msg)
+					dipc_msg_destroy(p->it->msg, 1);
+				p->it->msg = NULL;
+				p->it->plen = 0;
+				p->word = true;
+				p->deadline = now + WORD_TTL_NS;
+				forward(p);
+			}
 			if (peer && now - p->sent >= RESEND_NS)
 				forward(p);
 			pp = &p->next;
 		}
 	}
-	if (now - last_janitor > 1000ull * 1000 * 1000) {
+	if (janitor) {
 		last_janitor = now;
 		/* Rule 4: the reply channels of dead processes. */
 		for (struct replych **rp = &replies; *rp;) {

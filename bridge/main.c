@@ -154,7 +154,7 @@ int wire_decode(const void *buf, size_t len, struct wire *w)
 	if (w->kind < W_HELLO || w->kind > W_REP || w->desc_len > DIPC_SERIAL_MAX ||
 	    len != W_FIXED + (size_t)w->desc_len || w->op > GW_OP_MAX ||
 	    (w->kind == W_REQ && (w->op < GW_ATTACH || w->desc_len < 48)) ||
-	    w->rc > 0 || w->rc < -1000 || w->timeout < DIPC_WAIT_FOREVER)
+	    w->rc > 0 || w->rc < GW_RC_MIN || w->timeout < DIPC_WAIT_FOREVER)
 		return -1;
 	memcpy(w->desc, b + W_FIXED, w->desc_len);
 	return 0;
@@ -233,7 +233,7 @@ static void on_msg(void *arg, uint32_t conn, const void *hdr, size_t hlen, const
 	case W_REP:
 		if (!in) {
 			gw_peer_up(conn, w.host, w.incarnation);
-			gw_reply(&w, payload, plen);
+			gw_reply(conn, &w, payload, plen);
 		}
 		break;
 	}
@@ -444,6 +444,7 @@ int main(int argc, char **argv)
 		if (keys_load_peers(peersfiles[i], add_peer_opt))
 			return 1;
 	cfg.allow_plain = !keyfile;
+	B.max_msg = cfg.max_msg;
 	cfg.authorized = (const char (*)[TP_KEY_TEXT])authorized;
 	cfg.nauthorized = nauthorized;
 

@@ -31,6 +31,21 @@
  * 4. Waits never block the network thread: an operation that cannot
  *    finish at once goes to a worker thread, which waits in slices and
  *    stops when its caller cancels or goes silent.
+ *
+ * 5. A peer is an outsider, authorised or not.  Its descriptor is acted
+ *    on only if it names a channel of this host (else DIPC_EFOREIGN: the
+ *    bridge never relays through its own gateway, which would block the
+ *    network thread) outside the gateway pools (else DIPC_EPERM: the
+ *    gateway is the bridge's own).  Any other channel of the bridge's
+ *    user that a peer names is used, with that user's rights: that is
+ *    what an authorised peer is for.  Channels are keyed by their own
+ *    serialisation, not the peer's bytes (which can spell one channel
+ *    many ways), and every table a peer can fill has a bound, past which
+ *    the request is answered DIPC_ELIMIT: MAX_CHANS channels, MAX_JOBS
+ *    workers holding at most JOB_BYTES payload bytes, the state table's
+ *    records (state.c).  A message larger than the bridge carries
+ *    (--max-message) is never taken: DIPC_EMSGSIZE, as for a small
+ *    buffer.
  */
 #include "bridge.h"
 
@@ -43,6 +58,8 @@
 #define HOLD_TTL     (120ull * 1000 * 1000 * 1000)
 #define DONE_TTL     (120ull * 1000 * 1000 * 1000)
 #define MAX_JOBS     1024
+#define MAX_CHANS    1024
+#define JOB_BYTES    (256ull << 20)
 
 struct chan_ent {
 	struct chan_ent *next;
@@ -85,31 +102,74 @@ static struct held *all_held;
 static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct job *jobs;
 static unsigned njobs;
+static uint64_t job_bytes;      /* payloads held by workers (rule 5) */
+static unsigned nchans;
 
 /* ---- channels ------------------------------------------------------------------ */
 
-static struct chan_ent *chan_get(const unsigned char *desc, size_t len, int *rc)
+static bool same_pool(dipc_pool *a, dipc_pool *b)
+{
+	unsigned char sa[DIPC_SERIAL_MAX], sb[DIPC_SERIAL_MAX];
+	int na = dipc_pool_serialize(a, sa, sizeof(sa));
+	int nb = b ? dipc_pool_serialize(b, sb, sizeof(sb)) : -1;
+	return na > 0 && na == nb && memcmp(sa, sb, (size_t)na) == 0;
+}
+
+static struct chan_ent *chan_find(const unsigned char *desc, size_t len)
 {
 	uint64_t key = hash64(desc, len);
 	for (struct chan_ent *c = chans; c; c = c->next)
 		if (c->key == key && c->desc_len == len && memcmp(c->desc, desc, len) == 0)
 			return c;
-	struct chan_ent *c = calloc(1, sizeof(*c));
+	return NULL;
+}
+
+static struct chan_ent *chan_get(const unsigned char *desc, size_t len, int *rc)
+{
+	struct chan_ent *c = chan_find(desc, len);
+	if (c)
+		return c;
+	/* Rule 5: this host's channels only, never through the gateway. */
+	uint64_t host = 0;
+	for (int i = 0; len >= 48 && i < 8; i++)
+		host |= (uint64_t)desc[40 + i] << (8 * i);
+	if (len < 48 || host != B.host) {
+		*rc = len < 48 ? DIPC_EINVAL : DIPC_EFOREIGN;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
 	if (!c) {
 		*rc = DIPC_ENOMEM;
 		return NULL;
 	}
 	*rc = dipc_channel_attach(desc, len, NULL, &c->ch);
 	if (*rc == 0) {
-		*rc = dipc_sendh_create(c->ch, NULL, &c->sh);
+		*rc = dipc_channel_pool(c->ch, &c->pool);
+		if (*rc == 0 && (same_pool(c->pool, B.gwpool) || same_pool(c->pool, B.oldgwpool)))
+			*rc = DIPC_EPERM;
+		if (*rc == 0) {
+			/* The channel's own spelling of itself is the key. */
+			int n = dipc_channel_serialize(c->ch, c->desc, sizeof(c->desc));
+			*rc = n > 0 ? 0 : n ? n : DIPC_EINVAL;
+			c->desc_len = n > 0 ? (size_t)n : 0;
+		}
+		struct chan_ent *known = *rc == 0 ? chan_find(c->desc, c->desc_len) : NULL;
+		if (known || (*rc == 0 && nchans >= MAX_CHANS)) {
+			dipc_channel_detach(c->ch);
+			free(c);
+			if (known)
+				return known;
+			*rc = DIPC_ELIMIT;
+			return NULL;
+		}
+		if (*rc == 0)
+			*rc = dipc_sendh_create(c->ch, NULL, &c->sh);
 		if (*rc == 0)
 			*rc = dipc_sendh_open(c->sh);
 		if (*rc == 0)
 			*rc = dipc_recvh_create(c->ch, NULL, &c->rh);
 		if (*rc == 0)
 			*rc = dipc_recvh_open(c->rh);
-		if (*rc == 0)
-			*rc = dipc_channel_pool(c->ch, &c->pool);
 		if (*rc) {
 			dipc_sendh_destroy(c->sh);
 			dipc_recvh_destroy(c->rh);
@@ -120,12 +180,11 @@ static struct chan_ent *chan_get(const unsigned char *desc, size_t len, int *rc)
 		free(c);
 		return NULL;
 	}
-	c->key = key;
-	c->desc_len = len;
-	memcpy(c->desc, desc, len);
+	c->key = hash64(c->desc, c->desc_len);
 	c->next = chans;
 	chans = c;
-	vlog("channel %016llx attached for remote callers", (unsigned long long)key);
+	nchans++;
+	vlog("channel %016llx attached for remote callers", (unsigned long long)c->key);
 	return c;
 }
 
@@ -270,6 +329,8 @@ static int held_requeue(struct held *h)
 static int take(struct chan_ent *ce, const struct wire *w, uint64_t cap, atomic_bool *cancel,
 		struct held **out, size_t *size)
 {
+	if (cap > B.max_msg)
+		cap = B.max_msg;        /* rule 5: never more than the wire carries */
 	size_t room = (size_t)dipc_channel_block_size(ce->ch);
 	if (room > cap)
 		room = (size_t)cap;
@@ -385,6 +446,7 @@ static void job_end(struct job *j, int rc, uint64_t value, struct held *h, size_
 			break;
 		}
 	njobs--;
+	job_bytes -= j->plen;
 	pthread_mutex_unlock(&jobs_lock);
 	free(j->payload);
 	free(j);
@@ -510,7 +572,7 @@ static int job_start(uint32_t conn, const struct wire *w, struct chan_ent *ce,
 	j->plen = plen;
 	atomic_store(&j->seen, now_ns());
 	pthread_mutex_lock(&jobs_lock);
-	if (njobs == MAX_JOBS) {
+	if (njobs == MAX_JOBS || job_bytes + plen > JOB_BYTES) {
 		pthread_mutex_unlock(&jobs_lock);
 		free(j->payload);
 		free(j);
@@ -519,6 +581,7 @@ static int job_start(uint32_t conn, const struct wire *w, struct chan_ent *ce,
 	j->next = jobs;
 	jobs = j;
 	njobs++;
+	job_bytes += plen;
 	pthread_mutex_unlock(&jobs_lock);
 	pthread_t t;
 	pthread_attr_t a;
@@ -535,6 +598,7 @@ static int job_start(uint32_t conn, const struct wire *w, struct chan_ent *ce,
 				break;
 			}
 		njobs--;
+		job_bytes -= plen;
 		pthread_mutex_unlock(&jobs_lock);
 		free(j->payload);
 		free(j);

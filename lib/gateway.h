@@ -46,6 +46,8 @@
 #define GW_MAGIC_REQ 0x51524744u   /* "DGRQ" */
 #define GW_MAGIC_REP 0x50524744u   /* "DGRP" */
 #define GW_VERSION   1u
+/* The lowest result a reply (or a peer's answer) may carry. */
+#define GW_RC_MIN    (-1000)
 
 enum gw_op {
 	GW_ATTACH = 1,  /* does the channel exist?  value: capacity, value2: block size */

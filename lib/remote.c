@@ -37,6 +37,14 @@
  *    names taken (a dead process had the same pid) removes it.  After
  *    fork the child has a new key and new reply channels, never the
  *    parent's.
+ *
+ * 6. A reply is an outsider's.  Anything of the user can write to a reply
+ *    channel, so a reply is copied out of the pool once (header, then
+ *    payload) and checked in private memory: its magic, its id, a result
+ *    the API can return (0 or a DIPC_E* code, nothing positive, which a
+ *    caller would take for a count or events), a payload no larger than
+ *    the caller takes.  A reply that fails is DIPC_ECORRUPT for the call,
+ *    which then cancels at the owner as any call that failed does.
  */
 #include "channel.h"
 #include "gateway.h"
@@ -431,8 +439,10 @@ static int take_reply(struct reply_slot *s, struct call *c, int64_t t)
 	if (n >= sizeof(rep)) {
 		memcpy(&rep, p, sizeof(rep));
 		ans = rep.magic == GW_MAGIC_REP && rep.id == c->id;
+		if (ans && (rep.rc > 0 || rep.rc < GW_RC_MIN))
+			ans = DIPC_ECORRUPT;     /* rule 6 */
 	}
-	if (ans) {
+	if (ans == 1) {
 		size_t plen = n - sizeof(rep);
 		c->rep = rep;
 		c->len = plen;
