@@ -17,8 +17,9 @@
  *   - messages sent or received by one thread only (the network thread).
  *
  * Connection numbers: peers dialled get TP_OUT | n, links dialled by
- * others TP_IN | n (an answer goes back on the link a request came in
- * on).  Peer authentication is by public key: the engine admits only
+ * others TP_IN | a number of their own (an answer goes back on the link a
+ * request came in on; a number whose peer has since been replaced is
+ * refused by tp_send, so an answer never reaches another peer).  Peer authentication is by public key: the engine admits only
  * keys in its authorised list, unless it was opened with allow_plain.
  */
 #ifndef DIPC_BRIDGE_TRANSPORT_H

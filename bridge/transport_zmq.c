@@ -31,7 +31,16 @@ struct link_in {
 	unsigned char rid[256];
 	size_t rlen;
 	unsigned long long used;
+	uint32_t gen;           /* bumped each time the slot names another peer */
 };
+
+/* An inbound link number: TP_IN, the slot's generation, the slot.  A slot
+ * given to a new routing id gets a new generation, so an answer meant
+ * for the peer that had it before is refused (tp_send), never delivered
+ * to the newcomer. */
+#define LINK_SLOT_BITS 16
+#define LINK_GEN_MASK  0x3fffu
+#define LINK_NUM(gen, i) (TP_IN | (((gen) & LINK_GEN_MASK) << LINK_SLOT_BITS) | (i))
 
 struct tp_engine {
 	void *ctx, *router, *zap;
@@ -224,8 +233,9 @@ int tp_send(struct tp_engine *e, uint32_t conn, const void *hdr, size_t hlen,
 			return -1;
 		return send3(e->out[i], NULL, 0, hdr, hlen, payload, plen);
 	}
-	unsigned i = conn & ~TP_IN;
-	if (!(conn & TP_IN) || i >= e->nin || !e->router)
+	unsigned i = conn & ((1u << LINK_SLOT_BITS) - 1);
+	if (!(conn & TP_IN) || i >= e->nin || !e->router ||
+	    conn != LINK_NUM(e->in[i].gen, i))
 		return -1;
 	return send3(e->router, e->in[i].rid, e->in[i].rlen, hdr, hlen, payload, plen);
 }
@@ -239,7 +249,7 @@ static uint32_t link_of(struct tp_engine *e, const void *rid, size_t rlen)
 	for (unsigned i = 0; i < e->nin; i++) {
 		if (e->in[i].rlen == rlen && memcmp(e->in[i].rid, rid, rlen) == 0) {
 			e->in[i].used = e->tick;
-			return TP_IN | i;
+			return LINK_NUM(e->in[i].gen, i);
 		}
 		if (e->in[i].used < e->in[lru].used)
 			lru = i;
@@ -248,7 +258,8 @@ static uint32_t link_of(struct tp_engine *e, const void *rid, size_t rlen)
 	memcpy(e->in[i].rid, rid, rlen);
 	e->in[i].rlen = rlen;
 	e->in[i].used = e->tick;
-	return TP_IN | i;
+	e->in[i].gen++;
+	return LINK_NUM(e->in[i].gen, i);
 }
 
 /* Read the parts of one message: 1 read, 0 none waiting, -1 malformed. */
