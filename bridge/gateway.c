@@ -50,6 +50,11 @@
  *    the requests of a process that died are cancelled at the owner and
  *    forgotten here.  An answer counts only from the peer that serves
  *    the request's host.
+ *
+ * 8. A host id has one server.  The first live peer that says it serves
+ *    a host keeps it; another peer's claim to it (or to this host's id)
+ *    is logged and ignored until that peer is found dead, so a peer
+ *    cannot take the requests meant for another.
  */
 #include "bridge.h"
 
@@ -534,6 +539,15 @@ void gw_peer_up(uint32_t conn, uint64_t host, uint64_t incarnation)
 	struct peer *p = peer_by_conn(conn);
 	if (!p)
 		return;
+	/* A host id is served by one peer: the first live one that claimed
+	 * it.  Another peer claiming it (or ours), by mistake or to take its
+	 * requests, is not believed while that one lives. */
+	struct peer *holder = peer_by_host(host);
+	if (host == B.host || (holder && holder != p && !holder->dead)) {
+		logmsg("peer %s claims host %016llx, served by %s: ignored", p->endpoint,
+		       (unsigned long long)host, host == B.host ? "this bridge" : holder->endpoint);
+		return;
+	}
 	uint64_t now = now_ns();
 	bool again = !p->known || p->dead || p->incarnation != incarnation ||
 		     now - p->heard > 2 * PING_NS;
