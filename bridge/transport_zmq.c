@@ -97,7 +97,8 @@ int tp_open(const struct tp_config *cfg, struct tp_engine **out)
 	e->auth = calloc(cfg->nauthorized + 1, TP_KEY_TEXT);
 	if (!e->in || !e->auth)
 		goto nomem;
-	memcpy(e->auth, cfg->authorized, cfg->nauthorized * TP_KEY_TEXT);
+	if (cfg->nauthorized)   /* none (and no list) without keys */
+		memcpy(e->auth, cfg->authorized, cfg->nauthorized * TP_KEY_TEXT);
 	e->cfg.authorized = (const char (*)[TP_KEY_TEXT])e->auth;
 	e->ctx = zmq_ctx_new();
 	if (!e->ctx)

@@ -333,8 +333,11 @@ check $? "poll for a message times out about when asked ($r)"
 
 # ---- Python ------------------------------------------------------------------------------
 pylib="$top_builddir/python/lib"
+# DIPC_TEST_PYTHON: how to start Python (the sanitizer runs preload
+# their runtime, as PY_LOG_COMPILER does for the Python tests).
+py=${DIPC_TEST_PYTHON:-python3}
 if [ -d "$pylib/dragonipc" ] && command -v python3 >/dev/null; then
-	out=$(PYTHONPATH="$pylib" LD_LIBRARY_PATH="$top_builddir/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" at A python3 - "$work/chB.desc" 2>&1 <<'PY'
+	out=$(PYTHONPATH="$pylib" LD_LIBRARY_PATH="$top_builddir/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" at A $py - "$work/chB.desc" 2>&1 <<'PY'
 import sys
 from dragonipc.channels import Channel, ChannelRecvTimeout
 ser = bytes.fromhex(open(sys.argv[1]).read().strip())
@@ -360,7 +363,7 @@ PY
 	expect="local False 64 1024 True|count 1|bytes b'across hosts'|msg 300000 b'mmm'|poll False|timeout|"
 	[ "$(echo "$out" | tr '\n' '|')" = "$expect" ]
 	check $? "Python: Channel.attach of host B's channel on host A, is_local False, send/recv bytes and messages, poll, timeout"
-	out=$(PYTHONPATH="$pylib" LD_LIBRARY_PATH="$top_builddir/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" DIPC_GATEWAY="$tag-none" at A python3 - "$work/chB.desc" 2>&1 <<'PY'
+	out=$(PYTHONPATH="$pylib" LD_LIBRARY_PATH="$top_builddir/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" DIPC_GATEWAY="$tag-none" at A $py - "$work/chB.desc" 2>&1 <<'PY'
 import sys
 from dragonipc.channels import Channel, ChannelError
 try:
