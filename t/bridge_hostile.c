@@ -27,6 +27,7 @@
 #include <dragonipc.h>
 #include "gateway.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -563,7 +564,10 @@ static int wire_attack(const char *endpoint, const char *server_key, const char 
 		}
 	}
 	long after = proc_field(bridge_pid, "VmRSS:");
-	check(okc == SPELLINGS && after - before < 4096,
+	/* Under ThreadSanitizer the bridge's memory is the tool's too
+	 * (shadow, its own allocator): the growth cannot be judged there. */
+	bool judge = getenv("DIPC_HOSTILE_NO_RSS") == NULL;
+	check(okc == SPELLINGS && (!judge || after - before < 4096),
 	      "wire: %d spellings of one descriptor served (%d in %llu ms) without growth "
 	      "(VmRSS %ld -> %ld kB)", SPELLINGS, okc, (unsigned long long)(ms_now() - t1), before,
 	      after);

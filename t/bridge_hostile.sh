@@ -120,7 +120,14 @@ tap 10 <"$work/gw.out"
 
 # ---- a process that floods and dies ------------------------------------------
 # 1100 receives waiting for ever, on a channel of their own: more than
-# the owner's 1024 workers.
+# the owner's 1024 workers.  Not under ThreadSanitizer: 1024 instrumented
+# worker threads on two cores keep the bridges from answering each other's
+# pings for longer than the check waits.
+tsan=
+ldd "$top_builddir/.libs/libdragonipc.so" 2>/dev/null | grep -q libtsan && tsan=1
+if [ -n "$tsan" ]; then
+	ok "a dead flooder's waits are undone # SKIP 1024 worker threads under ThreadSanitizer"
+else
 r=$(at A "$HOSTILE" flood "$work/chF.desc" 1100 2>&1)
 # The owner's 1024 workers polling on a loaded machine can make the
 # bridges miss each other's pings for a while: an attach that fails then
@@ -132,8 +139,12 @@ for i in 1 2 3 4 5; do
 done
 [ "$(echo "$r2" | awk '{ print $1, $2 }')" = "rc -6" ]
 check $? "a dead flooder's waits are undone: a receive waits again (${r2:-no output}; $r)"
+fi
 
 # ---- a hostile peer ---------------------------------------------------------------
+# (Memory growth is not judged under ThreadSanitizer, whose shadow and
+# allocator are in the bridge's figures.)
+[ -n "$tsan" ] && DIPC_HOSTILE_NO_RSS=1 && export DIPC_HOSTILE_NO_RSS
 at B "$HOSTILE" wire tcp://127.0.0.1:7812 "$pub" "$work/key" "$(cat "$work/bridgeB.pid")" \
 	>"$work/wire.out" 2>"$work/wire.err"
 tap 10 <"$work/wire.out"
