@@ -58,6 +58,8 @@
 #define HOLD_TTL     (120ull * 1000 * 1000 * 1000)
 #define DONE_TTL     (120ull * 1000 * 1000 * 1000)
 #define MAX_JOBS     1024
+/* take(): a given-back message waits for the channel's next taker. */
+#define DIPC_EAGAIN_RETURNED (-1001)
 #define MAX_CHANS    1024
 #define JOB_BYTES    (256ull << 20)
 
@@ -342,10 +344,22 @@ static int take(struct chan_ent *ce, const struct wire *w, uint64_t cap, atomic_
 		void *p;
 		dipc_mem_get(mem, &p, NULL);
 		size_t len = 0;
-		rc = dipc_recvh_recv_bytes(ce->rh, p, room, &len, DIPC_TRY_ONCE);
+		/* Rule 3's order: the take, its record and the look at the
+		 * caller's cancellation are one step under hmx, which a
+		 * cancellation (do_cancel) and a given-back message's next
+		 * taker (take_returned) also hold.  So a message taken for a
+		 * caller who gave up is first in line before the next request
+		 * is served, never after it took a later message. */
+		pthread_mutex_lock(&hmx);
+		if (cancel && atomic_load(cancel)) {
+			pthread_mutex_unlock(&hmx);
+			dipc_mem_free(mem);
+			return DIPC_ETIMEDOUT;
+		}
+		rc = ce->ret_head ? DIPC_EAGAIN_RETURNED : dipc_recvh_recv_bytes(ce->rh, p, room, &len,
+										   DIPC_TRY_ONCE);
 		if (rc == 0) {
 			/* Taken: name it durably at once (rule 3). */
-			pthread_mutex_lock(&hmx);
 			state_lock();
 			struct srec *r = state_new(w->client, w->id, S_HELD);
 			if (r) {
@@ -380,6 +394,7 @@ static int take(struct chan_ent *ce, const struct wire *w, uint64_t cap, atomic_
 			*out = h;
 			return 0;
 		}
+		pthread_mutex_unlock(&hmx);
 		dipc_mem_free(mem);
 		if (rc != DIPC_EMSGSIZE)
 			return rc;
@@ -470,6 +485,14 @@ static int job_wait(struct job *j, int events, uint64_t deadline)
 			if ((int64_t)(deadline - now) < slice)
 				slice = (int64_t)(deadline - now);
 		}
+		/* A receive also ends its wait for a message given back. */
+		if (j->w.op == GW_RECV) {
+			pthread_mutex_lock(&hmx);
+			bool back = j->ce->ret_head != NULL;
+			pthread_mutex_unlock(&hmx);
+			if (back)
+				return DIPC_POLL_READABLE;
+		}
 		int ev = dipc_channel_poll(j->ce->ch, events, slice);
 		if (ev > 0)
 			return ev;
@@ -533,10 +556,19 @@ static void *job_run(void *arg)
 		job_end(j, rc, 0, NULL, 0);
 		return NULL;
 	}
-	/* GW_RECV */
+	/* GW_RECV: a message given back is first in line (rule 3), for a
+	 * receive that waits too; take() leaves the channel alone while one
+	 * is there (DIPC_EAGAIN_RETURNED). */
 	struct held *h = NULL;
 	size_t size = 0;
 	for (;;) {
+		rc = DIPC_EEMPTY;
+		pthread_mutex_lock(&hmx);
+		if (!atomic_load(&j->cancel))
+			h = take_returned(j->ce, w, w->arg, &size, &rc);
+		pthread_mutex_unlock(&hmx);
+		if (h || rc != DIPC_EEMPTY)
+			break;
 		rc = job_wait(j, DIPC_POLL_READABLE, deadline);
 		if (rc < 0)
 			break;
@@ -545,7 +577,7 @@ static void *job_run(void *arg)
 			break;
 		}
 		rc = take(j->ce, w, w->arg, &j->cancel, &h, &size);
-		if (rc != DIPC_EEMPTY)
+		if (rc != DIPC_EEMPTY && rc != DIPC_EAGAIN_RETURNED)
 			break;
 	}
 	job_end(j, rc, h ? h->len : 0, h, size);
@@ -640,11 +672,18 @@ static void do_recv(uint32_t conn, const struct wire *w, struct chan_ent *ce)
 {
 	size_t size = 0;
 	int rc = DIPC_EEMPTY;
-	pthread_mutex_lock(&hmx);
-	struct held *h = take_returned(ce, w, w->arg, &size, &rc);
-	pthread_mutex_unlock(&hmx);
-	if (!h && rc == DIPC_EEMPTY)
+	struct held *h;
+	for (;;) {
+		pthread_mutex_lock(&hmx);
+		h = take_returned(ce, w, w->arg, &size, &rc);
+		pthread_mutex_unlock(&hmx);
+		if (h || rc != DIPC_EEMPTY)
+			break;
 		rc = take(ce, w, w->arg, NULL, &h, &size);
+		if (rc != DIPC_EAGAIN_RETURNED)
+			break;
+		rc = DIPC_EEMPTY;       /* one was given back meanwhile: it first */
+	}
 	if (rc == DIPC_EEMPTY && w->timeout != DIPC_TRY_ONCE) {
 		rc = job_start(conn, w, ce, NULL, 0);
 		if (rc == 0)

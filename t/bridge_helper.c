@@ -237,6 +237,7 @@ static int do_send(char **av)
 	dipc_channel_detach(ch);
 	if (local)
 		dipc_pool_destroy(local);
+	free(buf);
 	printf("longest %llu\n", (unsigned long long)longest);
 	fprintf(stderr, "sender %u: %u sent, %u unknown, longest call %llu ms\n", sender, ok,
 		unknown, (unsigned long long)longest);

@@ -299,8 +299,8 @@ static int gateway(const char *descfile)
 	n = make_req(b, GW_ATTACH, id++, d, dl, 1, 0, 0, 0);
 	put(b + sizeof(struct gw_req) + dl + 8, GW_REPLY_CUID(getpid(), 0x7ffe), 8);
 	bad |= post_raw(b, n);
-	dipc_pool *mine;
-	dipc_channel *other;
+	dipc_pool *mine = NULL;
+	dipc_channel *other = NULL;
 	char pname[64];
 	snprintf(pname, sizeof(pname), "hostile-%d", (int)getpid());
 	if (dipc_pool_create(pname, 4u << 20, NULL, &mine) == 0 &&
@@ -324,7 +324,10 @@ static int gateway(const char *descfile)
 	collect(first, 1, rcs, 10000);
 	check(rc == 0 && rcs[0] == 0, "gateway: a good request is served afterwards (%s)",
 	      rcs[0] == 1 ? "no answer" : dipc_strerror(rcs[0]));
-	dipc_pool_destroy(mine);
+	if (other)
+		dipc_channel_destroy(other);
+	if (mine)
+		dipc_pool_destroy(mine);
 	return failures ? 1 : 0;
 }
 
@@ -463,7 +466,7 @@ static int wire_attack(const char *endpoint, const char *server_key, const char 
 	check(ping(5000), "wire: the bridge answers a peer holding the key");
 
 	/* A channel of this host, and one of the gateway pool. */
-	dipc_pool *pool, *gw;
+	dipc_pool *pool, *gw = NULL;
 	dipc_channel *ch, *gch = NULL;
 	struct dipc_channel_attr a;
 	dipc_channel_attr_init(&a);
@@ -575,7 +578,7 @@ static int wire_attack(const char *endpoint, const char *server_key, const char 
 	/* 6. A message larger than the bridge carries is never taken. */
 	static unsigned char big[2u << 20];
 	memset(big, 7, sizeof(big));
-	dipc_sendh *sh;
+	dipc_sendh *sh = NULL;
 	rc = dipc_sendh_create(ch, NULL, &sh);
 	if (rc == 0)
 		rc = dipc_sendh_open(sh);
@@ -593,8 +596,13 @@ static int wire_attack(const char *endpoint, const char *server_key, const char 
 	      rc == 1 ? "no answer" : dipc_strerror(rc), (unsigned long long)value, plen);
 	check(dipc_channel_count(ch) == 1, "wire: and it stays in its channel");
 	check(ping(2000), "wire: the bridge still answers");
+	if (sh)
+		dipc_sendh_destroy(sh);
 	if (gch)
 		dipc_channel_destroy(gch);
+	if (gw)
+		dipc_pool_detach(gw);
+	dipc_channel_destroy(ch);
 	dipc_pool_destroy(pool);
 	zmq_close(sock);
 	zmq_ctx_term(ctx);
