@@ -256,6 +256,21 @@ PyObject *dipy_raise(enum dipy_ctx ctx, int rc, const char *what)
 	return NULL;
 }
 
+/* Raise exception class x with a message formatted from fmt and ap. */
+static void raise_fmtv(int x, const char *fmt, va_list ap)
+{
+	PyObject *msg = PyUnicode_FromFormatV(fmt, ap);
+	if (!msg)
+		return;
+	PyObject *cls = exc_class(x);
+	PyObject *exc = PyObject_CallOneArg(cls, msg);
+	Py_DECREF(msg);
+	if (exc) {
+		PyErr_SetObject(cls, exc);
+		Py_DECREF(exc);
+	}
+}
+
 PyObject *dipy_value_error(enum dipy_ctx ctx, const char *fmt, ...)
 {
 	int which;
@@ -278,16 +293,8 @@ PyObject *dipy_value_error(enum dipy_ctx ctx, const char *fmt, ...)
 	}
 	va_list ap;
 	va_start(ap, fmt);
-	PyObject *msg = PyUnicode_FromFormatV(fmt, ap);
+	raise_fmtv(which, fmt, ap);
 	va_end(ap);
-	if (!msg)
-		return NULL;
-	PyObject *exc = PyObject_CallOneArg(exc_class(which), msg);
-	Py_DECREF(msg);
-	if (exc) {
-		PyErr_SetObject(exc_class(which), exc);
-		Py_DECREF(exc);
-	}
 	return NULL;
 }
 
@@ -295,17 +302,8 @@ PyObject *dipy_size_overflow(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	PyObject *msg = PyUnicode_FromFormatV(fmt, ap);
+	raise_fmtv(X_MSG_SIZE, fmt, ap);
 	va_end(ap);
-	if (!msg)
-		return NULL;
-	PyObject *cls = exc_class(X_MSG_SIZE);
-	PyObject *exc = PyObject_CallOneArg(cls, msg);
-	Py_DECREF(msg);
-	if (exc) {
-		PyErr_SetObject(cls, exc);
-		Py_DECREF(exc);
-	}
 	return NULL;
 }
 
@@ -313,17 +311,8 @@ PyObject *dipy_channel_overflow(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	PyObject *msg = PyUnicode_FromFormatV(fmt, ap);
+	raise_fmtv(X_CH_OVERFLOW, fmt, ap);
 	va_end(ap);
-	if (!msg)
-		return NULL;
-	PyObject *cls = exc_class(X_CH_OVERFLOW);
-	PyObject *exc = PyObject_CallOneArg(cls, msg);
-	Py_DECREF(msg);
-	if (exc) {
-		PyErr_SetObject(cls, exc);
-		Py_DECREF(exc);
-	}
 	return NULL;
 }
 

@@ -862,7 +862,26 @@ def _check_buffer_pool(pool):
                            "the pool is not attached")
 
 
-class Peer2PeerWritingChannelFile:
+class _ChannelFile:
+    """What the four channel files share: a with block opens and closes
+    the file, and collecting it closes its send or receive handle."""
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        h = getattr(self, "_sendh", None) or getattr(self, "_recvh", None)
+        try:
+            h.close()
+        except Exception:
+            pass
+
+
+class Peer2PeerWritingChannelFile(_ChannelFile):
     """A file to write into a channel: what is written between open() and
     close() travels as messages of up to a block (1 KiB, 128 KiB or 2 MiB,
     chosen by how much is pending), read back in order by a
@@ -944,21 +963,8 @@ class Peer2PeerWritingChannelFile:
         finally:
             self._opened = False
 
-    def __enter__(self):
-        self.open()
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self._sendh.close()
-        except Exception:
-            pass
-
-
-class Peer2PeerReadingChannelFile:
+class Peer2PeerReadingChannelFile(_ChannelFile):
     """A file to read from a channel what a Peer2PeerWritingChannelFile
     wrote: the messages' payloads in order, as one stream of bytes.
     pickle.load() can read from it.  Not for several threads at once."""
@@ -1041,21 +1047,8 @@ class Peer2PeerReadingChannelFile:
         self._cur = b""
         self._cursor = 0
 
-    def __enter__(self):
-        self.open()
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self._recvh.close()
-        except Exception:
-            pass
-
-
-class Many2ManyWritingChannelFile:
+class Many2ManyWritingChannelFile(_ChannelFile):
     """A file to write into a channel shared by many writers and readers:
     everything written between open() and close() travels as one message,
     so the writes of different writers never interleave."""
@@ -1098,21 +1091,8 @@ class Many2ManyWritingChannelFile:
             self._buf = bytearray()
             self._opened = False
 
-    def __enter__(self):
-        self.open()
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self._sendh.close()
-        except Exception:
-            pass
-
-
-class Many2ManyReadingChannelFile:
+class Many2ManyReadingChannelFile(_ChannelFile):
     """The reading side of Many2ManyWritingChannelFile: each open() ...
     close() reads from one message; what is left of it at close() is
     dropped."""
@@ -1178,19 +1158,6 @@ class Many2ManyReadingChannelFile:
         """End the message."""
         self._opened = False
         self._cur = None
-
-    def __enter__(self):
-        self.open()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self._recvh.close()
-        except Exception:
-            pass
 
 
 # ---- the channel as a barrier, and channel sets (Dragon's names) --------------
