@@ -20,6 +20,10 @@
 #include <stdlib.h>
 
 #define SER_MAGIC 0x50435049u  /* "IPCP" */
+/* How long an attach waits for a pool its creator has not finished, and
+ * how often it looks (open_by_segname). */
+#define POOL_READY_NS     (2ull * 1000 * 1000 * 1000)
+#define POOL_READY_NAP_NS (1000ull * 1000)
 
 static uint64_t mix64(uint64_t x)
 {
@@ -485,28 +489,63 @@ int dipc_pool_create(const char *name, size_t size, const struct dipc_pool_attr 
 	return 0;
 }
 
+/* Is this segment a pool its creator is still making?  Create gives the
+ * object its size (posix_fallocate, which may take a while for a large
+ * pool) and writes the magic last, so until then an opener finds a size
+ * of 0 (dipc_os_shm_open says DIPC_ECORRUPT) or a header whose magic is
+ * still 0.  Anything else that fails the checks is what it says. */
+static bool pool_unfinished(int open_rc, const struct dipc_os_shm *shm)
+{
+	if (open_rc)
+		return open_rc == DIPC_ECORRUPT;
+	const struct pool_hdr *h = shm->addr;
+	return shm->size >= POOL_HDR_SIZE && DIPC_SHARED_READ(h->magic) == 0;
+}
+
 static int open_by_segname(const char *segname, const char *name, unsigned flags,
 			   dipc_pool **pool)
 {
-	struct dipc_os_shm shm;
-	int rc = dipc_os_shm_open(segname, &shm);
-	if (rc)
+	/* A pool being created is waited for, as far as POOL_READY_NS: an
+	 * attacher that races its creator (a server restarting, a peer
+	 * started at the same moment) gets the pool, not an error that
+	 * calls it corrupt.  One never finished (its creator died or
+	 * stopped half way) is DIPC_ECORRUPT after that. */
+	uint64_t give_up = 0;
+	for (;;) {
+		struct dipc_os_shm shm;
+		int rc = dipc_os_shm_open(segname, &shm);
+		bool unfinished = pool_unfinished(rc, &shm);
+		if (rc == 0 && unfinished)
+			dipc_os_shm_close(&shm);
+		if (unfinished) {
+			uint64_t now = dipc_os_now_ns();
+			if (!give_up)
+				give_up = now + POOL_READY_NS;
+			if (now < give_up) {
+				dipc_os_sleep_ns(POOL_READY_NAP_NS);
+				continue;
+			}
+			DIPC_LOG(DIPC_LOG_BASIC, "pool %s was never finished by its creator", name);
+			return DIPC_ECORRUPT;
+		}
+		if (rc)
+			return rc;
+		struct pool_geom g;
+		/* Another user's pool under the name we asked for may be a
+		 * squatter waiting for our data: joined only on request. */
+		if (shm.other_owner && !(flags & DIPC_SHARED)) {
+			DIPC_LOG(DIPC_LOG_BASIC, "pool %s belongs to another user; refused "
+				 "(DIPC_SHARED accepts it)", name);
+			rc = DIPC_EPERM;
+		} else {
+			rc = validate_hdr(&shm, &g);
+		}
+		if (rc == 0)
+			rc = pool_wrap(&shm, name, &g, pool);
+		if (rc)
+			dipc_os_shm_close(&shm);
 		return rc;
-	struct pool_geom g;
-	/* Another user's pool under the name we asked for may be a squatter
-	 * waiting for our data: joined only on request. */
-	if (shm.other_owner && !(flags & DIPC_SHARED)) {
-		DIPC_LOG(DIPC_LOG_BASIC, "pool %s belongs to another user; refused "
-			 "(DIPC_SHARED accepts it)", name);
-		rc = DIPC_EPERM;
-	} else {
-		rc = validate_hdr(&shm, &g);
 	}
-	if (rc == 0)
-		rc = pool_wrap(&shm, name, &g, pool);
-	if (rc)
-		dipc_os_shm_close(&shm);
-	return rc;
 }
 
 int dipc_pool_attach_name_flags(const char *name, unsigned flags, dipc_pool **pool)

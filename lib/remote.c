@@ -109,26 +109,36 @@ static void gateway_name(char *out, size_t len)
 		snprintf(out, len, GW_NAME_PREFIX "%u", (unsigned)dipc_os_uid());
 }
 
-/* Under lock: make the gateway handles of this process, or check them. */
-static int gw_open_locked(void)
+/* Under lock: a new process (or a fork's child) starts afresh: the
+ * parent's reply channels and ids are the parent's. */
+static void gw_own_locked(void)
 {
 	uint32_t me = dipc_os_pid();
-	if (gw.pid != me) {
-		/* A new process (or a fork's child): the parent's reply
-		 * channels and ids are the parent's. */
-		gw.pid = me;
-		gw.client = mix64(dipc_os_host_id() ^ ((uint64_t)me << 32) ^ dipc_os_now_ns() ^
-				  (uint64_t)(uintptr_t)&me);
-		gw.next_id = 1;
-		gw.free = NULL;
-		gw.ninflight = 0;
-		gw.next_slot = 0;
-	}
-	if (gw.pool) {
-		uint32_t creator = DIPC_SHARED_READ(gw.pool->hdr->creator);
-		if (dipc_os_pid_alive(creator))
-			return 0;
-	}
+	if (gw.pid == me)
+		return;
+	gw.pid = me;
+	gw.client = mix64(dipc_os_host_id() ^ ((uint64_t)me << 32) ^ dipc_os_now_ns() ^
+			  (uint64_t)(uintptr_t)&me);
+	gw.next_id = 1;
+	gw.free = NULL;
+	gw.ninflight = 0;
+	gw.next_slot = 0;
+}
+
+struct gw_new {
+	dipc_pool *pool;
+	dipc_channel *req;
+	dipc_sendh *reqh;
+	uint32_t creator;
+};
+
+/* Attach the gateway that runs now, without the lock: attaching a pool
+ * may wait for its creator to finish it (a bridge starting), and the
+ * lock is never held across a wait on another process.  old_nonce is
+ * the gateway we have, whose bridge is dead: finding it again is
+ * finding no bridge. */
+static int gw_attach(uint64_t old_nonce, struct gw_new *n)
+{
 	char name[DIPC_NAME_MAX + 1];
 	gateway_name(name, sizeof(name));
 	dipc_pool *pool;
@@ -138,10 +148,17 @@ static int gw_open_locked(void)
 			 "gateway pool %s not found", name);
 		return DIPC_EFOREIGN;
 	}
+	if (rc == DIPC_ECORRUPT || rc == DIPC_EVERSION || rc == DIPC_EPERM) {
+		/* Not a gateway a bridge of ours made and finished: there is
+		 * no bridge to talk to (calls wait for one, rule 3). */
+		DIPC_LOG(DIPC_LOG_BASIC, "gateway pool %s is not usable (%s): no dipc-bridge "
+			 "to talk to", name, dipc_strerror(rc));
+		return DIPC_EFOREIGN;
+	}
 	if (rc)
 		return rc;
 	uint32_t creator = DIPC_SHARED_READ(pool->hdr->creator);
-	if (!dipc_os_pid_alive(creator) || (gw.pool && pool->nonce == gw.pool->nonce)) {
+	if (!dipc_os_pid_alive(creator) || pool->nonce == old_nonce) {
 		dipc_pool_detach(pool);
 		DIPC_LOG(DIPC_LOG_BASIC, "the dipc-bridge of gateway %s (pid %u) is not running",
 			 name, (unsigned)creator);
@@ -161,27 +178,55 @@ static int gw_open_locked(void)
 	}
 	if (rc) {
 		dipc_pool_detach(pool);
+		/* The bridge has made its pool and not yet its request
+		 * channel: it is still starting. */
 		return rc == DIPC_ENOENT ? DIPC_EFOREIGN : rc;
 	}
-	/* The old gateway's handles stay: messages received through it
-	 * still live in its pool, which must stay mapped. */
-	gw.pool = pool;
-	gw.req = req;
-	gw.reqh = reqh;
-	gw.bridge = creator;
-	gw.gen++;
-	gw.free = NULL;
+	*n = (struct gw_new){ .pool = pool, .req = req, .reqh = reqh, .creator = creator };
 	return 0;
 }
 
+/* Make the gateway handles of this process, or check them. */
 static int gw_open(unsigned *gen)
 {
 	dipc_spin_lock(&gw.lock);
-	int rc = gw_open_locked();
+	gw_own_locked();
+	bool live = gw.pool && dipc_os_pid_alive(DIPC_SHARED_READ(gw.pool->hdr->creator));
+	uint64_t old_nonce = gw.pool ? gw.pool->nonce : 0;
+	unsigned seen = gw.gen;
+	uint32_t me = gw.pid;
 	if (gen)
 		*gen = gw.gen;
 	dipc_spin_unlock(&gw.lock);
-	return rc;
+	if (live)
+		return 0;
+	struct gw_new n;
+	int rc = gw_attach(old_nonce, &n);
+	if (rc)
+		return rc;
+	dipc_spin_lock(&gw.lock);
+	bool mine = gw.gen == seen && gw.pid == me;
+	if (mine) {
+		/* The old gateway's handles stay: messages received
+		 * through it still live in its pool, which must stay
+		 * mapped. */
+		gw.pool = n.pool;
+		gw.req = n.req;
+		gw.reqh = n.reqh;
+		gw.bridge = n.creator;
+		gw.gen++;
+		gw.free = NULL;
+	}
+	if (gen)
+		*gen = gw.gen;
+	dipc_spin_unlock(&gw.lock);
+	if (!mine) {
+		/* Another thread opened the new gateway meanwhile: use its. */
+		dipc_sendh_destroy(n.reqh);
+		dipc_channel_detach(n.req);
+		dipc_pool_detach(n.pool);
+	}
+	return 0;
 }
 
 static bool bridge_alive(void)

@@ -59,11 +59,26 @@ static int churn(dipc_pool *p, int iters, uint64_t seed)
 	return fails;
 }
 
+/* Rounds of create and destroy under one name, for test_attach_race. */
+#define RACE_ROUNDS 40
+#define RACE_SIZE   (48u << 20)
+
 int t_child(const char *role, const char *arg)
 {
 	char hex[TC_HEX_MAX], hex2[TC_HEX_MAX];
 	dipc_pool *p;
 	const char *a = arg;
+	if (strcmp(role, "recreate") == 0) {
+		/* Make and destroy the pool named arg, round after round. */
+		for (int i = 0; i < RACE_ROUNDS; i++) {
+			if (dipc_pool_create(arg, RACE_SIZE, NULL, &p))
+				return 20;
+			tc_sleep_ms(2);
+			if (dipc_pool_destroy(p))
+				return 21;
+		}
+		return 0;
+	}
 	if (tc_attach_pool_hex(tc_field(&a, hex, sizeof(hex)), &p))
 		return 10;
 
@@ -487,6 +502,48 @@ static void test_concurrent(void)
 	E(tc_pool_del(p), 0);
 }
 
+/* An attach that races the pool's creation (a server restarting, two
+ * processes started together) gets the pool or "no such pool", never
+ * DIPC_ECORRUPT for a pool whose creator has not finished it. */
+static void test_attach_race(void)
+{
+	const char *name = t_name("race");
+	t_pid kid = tc_spawn("recreate", name);
+	int got = 0, none = 0, other = 0, last_other = 0, pool_bad = 0;
+	int64_t end = tc_now_ns() + 60 * TC_SEC;
+	int status = -1;
+	while (tc_now_ns() < end) {
+		dipc_pool *p;
+		int rc = dipc_pool_attach_name(name, &p);
+		if (rc == 0) {
+			struct dipc_pool_stats st;
+			if (dipc_pool_stats(p, &st) || st.total < RACE_SIZE)
+				pool_bad++;
+			dipc_pool_detach(p);
+			got++;
+		} else if (rc == DIPC_ENOENT) {
+			none++;
+		} else {
+			other++;
+			last_other = rc;
+		}
+		status = t_wait(kid, 0);
+		if (status != -1) {
+			tc_forget(kid);
+			break;
+		}
+	}
+	if (status == -1)
+		status = tc_reap(kid, 30);
+	is_int(status, 0, "a child makes and destroys a pool of %u MiB %d times",
+	       RACE_SIZE >> 20, RACE_ROUNDS);
+	ok(other == 0, "attaching meanwhile: %d found it, %d found none, %d failed otherwise%s%s",
+	   got, none, other, other ? ", last with " : "", other ? dipc_strerror(last_other) : "");
+	ok(got > 0 && pool_bad == 0, "each pool attached is whole (%d of %d not)", pool_bad, got);
+	dipc_pool *p;
+	E(dipc_pool_attach_name(name, &p), DIPC_ENOENT);
+}
+
 int main(int argc, char **argv)
 {
 	T_CHILD_DISPATCH(argc, argv);
@@ -496,5 +553,6 @@ int main(int argc, char **argv)
 	test_exhaust();
 	test_reclaim();
 	test_concurrent();
+	test_attach_race();
 	return tc_finish();
 }
