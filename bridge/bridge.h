@@ -1,11 +1,13 @@
 /*
  * bridge.h - what the parts of dipc-bridge share.
  *
- * Threads: the network thread owns the transport and every table here;
- * the gateway reader (gateway.c) takes requests off the gateway channel,
- * and workers (owner.c) wait on channels for remote callers.  Both hand
- * their results to the network thread through the queue (q_push), which
- * wakes it through an eventfd it polls with the transport.
+ * Threads: the network thread owns the transport and every table here,
+ * and takes requests off the gateway channel when the gateway's bell
+ * rings (gateway.c rule 9); workers (owner.c) wait on channels for
+ * remote callers, and without a bell a gateway reader waits on the
+ * gateway channel.  Those hand their results to the network thread
+ * through the queue (q_push), which wakes it through an eventfd it polls
+ * with the transport and the bell.
  */
 #ifndef DIPC_BRIDGE_H
 #define DIPC_BRIDGE_H
@@ -97,6 +99,8 @@ void gw_request(struct item *it);                /* from the queue */
 void gw_reply(uint32_t conn, const struct wire *w, const void *payload, size_t plen);   /* from a peer */
 void gw_peer_up(uint32_t conn, uint64_t host, uint64_t incarnation);
 void gw_tick(void);
+int gw_bell_fd(void);                            /* -1: no bell */
+bool gw_pull(bool rung);                         /* true: more wait */
 int gw_add_peer(const char *endpoint, const char *key);
 
 /* owner.c: the owning side. */

@@ -25,9 +25,10 @@
  *    or gave up) is given back to its owner (a CANCEL on the caller's
  *    behalf).  The reply channels of dead processes are destroyed.
  *
- * 5. Reading requests is a thread of its own (a channel wait cannot be
- *    polled with sockets); it checks each request as untrusted input
- *    before handing it to the network thread.
+ * 5. Requests are checked as untrusted input before the network thread
+ *    acts on them, whoever reads them off the channel: the network
+ *    thread when the gateway has a bell (rule 9), else a reader thread of
+ *    their own (a channel wait cannot be polled with sockets).
  *
  * 6. What a dead bridge left unread is read.  The request channel of the
  *    last run's gateway (its descriptor is kept in the state segment) is
@@ -55,11 +56,28 @@
  *    a host keeps it; another peer's claim to it (or to this host's id)
  *    is logged and ignored until that peer is found dead, so a peer
  *    cannot take the requests meant for another.
+ *
+ * 9. A request wakes the network thread itself.  The gateway has a bell
+ *    (gateway.h): a datagram socket of this user, 0600, that a process
+ *    rings after each request it posts.  The network thread polls it
+ *    with the network and takes the requests off the channel at once,
+ *    PULL_MAX a turn (more waiting: its next poll does not sleep), and
+ *    at every tick besides, so a request whose ring was lost (the
+ *    socket's queue was full) waits a tick at most.  A ring carries
+ *    nothing: whoever rings, the requests are checked as ever.  Without
+ *    a bell (the path is taken by something not ours, or too long), the
+ *    reader thread of rule 5 does it, one hand-off more.
  */
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE            /* recvmmsg */
+#endif
 #include "bridge.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +93,7 @@
 #define OLD_GRACE_NS (30ull * 1000 * 1000 * 1000)
 #define MAX_PENDING 8192
 #define WORD_SPARE  2048        /* room kept for ACK and CANCEL */
+#define PULL_MAX    256         /* requests taken per turn of the network thread */
 
 struct peer {
 	uint32_t conn;
@@ -112,6 +131,8 @@ static dipc_channel *oldch;     /* the last run's request channel (rule 6) */
 static dipc_recvh *oldrh;
 static uint64_t started;
 static uint64_t last_janitor;
+static int bellfd = -1;         /* rule 9 */
+static char bellpath[128];
 
 static unsigned bucket_of(uint64_t client, uint64_t id)
 {
@@ -141,6 +162,58 @@ static int req_check(const struct gw_req *q, size_t n, bool *answerable)
 	return 0;
 }
 
+/* Take one request off rh (waiting up to timeout) and check it (rule 7):
+ * an item for the network thread, or NULL with *rc saying why none. */
+static struct item *read_request(dipc_recvh *rh, int64_t timeout, int *rc)
+{
+	dipc_msg *m;
+	*rc = dipc_msg_create_empty(&m);
+	if (*rc)
+		return NULL;
+	*rc = dipc_recvh_recv(rh, m, timeout);
+	if (*rc) {
+		dipc_msg_destroy(m, 1);
+		return NULL;
+	}
+	void *p;
+	size_t n;
+	dipc_msg_get(m, &p, &n);
+	struct item *it = calloc(1, sizeof(*it));
+	if (!it) {
+		dipc_msg_destroy(m, 1);
+		*rc = DIPC_ENOMEM;
+		return NULL;
+	}
+	/* Read once into private memory, then check (rule 7). */
+	memcpy(&it->req, p, n < sizeof(it->req) ? n : sizeof(it->req));
+	bool answerable;
+	int bad = req_check(&it->req, n, &answerable);
+	const unsigned char *b = (const unsigned char *)p + sizeof(it->req);
+	if (bad) {
+		vlog("gateway: a malformed request refused: %s", dipc_strerror(bad));
+		if (answerable)
+			memcpy(it->reply, b + it->req.desc_len, it->req.reply_len);
+		dipc_msg_destroy(m, 1);
+		if (!answerable) {
+			free(it);
+			*rc = DIPC_EINVAL;
+			return NULL;
+		}
+		it->kind = IT_REQUEST;
+		it->reject = bad;
+		return it;
+	}
+	memcpy(it->desc, b, it->req.desc_len);
+	memcpy(it->reply, b + it->req.desc_len, it->req.reply_len);
+	it->kind = IT_REQUEST;
+	it->msg = m;
+	it->payload = b + it->req.desc_len + it->req.reply_len;
+	it->plen = n - sizeof(it->req) - it->req.desc_len - it->req.reply_len;
+	return it;
+}
+
+/* Without a bell: a thread that waits on the request channel and hands
+ * each request to the network thread. */
 static void *reader_run(void *arg)
 {
 	(void)arg;
@@ -149,62 +222,116 @@ static void *reader_run(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	bool old_turn = false;
 	while (!atomic_load(&B.stop)) {
-		dipc_msg *m;
-		if (dipc_msg_create_empty(&m))
-			break;
 		/* Rule 6: now and then a look at the last run's channel. */
 		bool old = oldrh && old_turn && now_ns() - started < OLD_GRACE_NS;
 		old_turn = !old_turn;
-		int rc = old ? dipc_recvh_recv(oldrh, m, DIPC_TRY_ONCE)
-			     : dipc_recvh_recv(reqrh, m, oldrh ? 20 * 1000 * 1000 : 200 * 1000 * 1000);
-		if (old && rc == DIPC_EEMPTY) {
-			dipc_msg_destroy(m, 1);
+		int rc;
+		struct item *it = old ? read_request(oldrh, DIPC_TRY_ONCE, &rc)
+				      : read_request(reqrh, oldrh ? 20 * 1000 * 1000 : 200 * 1000 * 1000,
+						     &rc);
+		if (it) {
+			q_push(it);
 			continue;
 		}
-		if (rc) {
-			dipc_msg_destroy(m, 1);
-			if (rc != DIPC_ETIMEDOUT && rc != DIPC_EEMPTY) {
-				logmsg("gateway: reading requests: %s", dipc_strerror(rc));
-				struct timespec ts = { 0, 100 * 1000 * 1000 };
-				nanosleep(&ts, NULL);
-			}
-			continue;
+		if (rc != DIPC_ETIMEDOUT && rc != DIPC_EEMPTY && rc != DIPC_EINVAL) {
+			logmsg("gateway: reading requests: %s", dipc_strerror(rc));
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
 		}
-		void *p;
-		size_t n;
-		dipc_msg_get(m, &p, &n);
-		struct item *it = calloc(1, sizeof(*it));
-		if (!it) {
-			dipc_msg_destroy(m, 1);
-			continue;
-		}
-		/* Read once into private memory, then check (rule 7). */
-		memcpy(&it->req, p, n < sizeof(it->req) ? n : sizeof(it->req));
-		bool answerable;
-		int bad = req_check(&it->req, n, &answerable);
-		const unsigned char *b = (const unsigned char *)p + sizeof(it->req);
-		if (bad) {
-			vlog("gateway: a malformed request refused: %s", dipc_strerror(bad));
-			if (answerable) {
-				memcpy(it->reply, b + it->req.desc_len, it->req.reply_len);
-				it->kind = IT_REQUEST;
-				it->reject = bad;
-				q_push(it);
-			} else {
-				free(it);
-			}
-			dipc_msg_destroy(m, 1);
-			continue;
-		}
-		memcpy(it->desc, b, it->req.desc_len);
-		memcpy(it->reply, b + it->req.desc_len, it->req.reply_len);
-		it->kind = IT_REQUEST;
-		it->msg = m;
-		it->payload = b + it->req.desc_len + it->req.reply_len;
-		it->plen = n - sizeof(it->req) - it->req.desc_len - it->req.reply_len;
-		q_push(it);
 	}
 	return NULL;
+}
+
+/* ---- the bell ---------------------------------------------------------------------- */
+
+/* Rule 9: bind the gateway's bell, or leave it to the reader thread. */
+static void bell_start(void)
+{
+	struct sockaddr_un a;
+	memset(&a, 0, sizeof(a));
+	a.sun_family = AF_UNIX;
+	int n = snprintf(bellpath, sizeof(bellpath), GW_BELL_FMT, B.gateway);
+	if (n < 0 || (size_t)n >= sizeof(a.sun_path)) {
+		bellpath[0] = 0;
+		return;
+	}
+	struct stat st;
+	if (lstat(bellpath, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+			logmsg("gateway: %s is not this user's socket: requests are read "
+			       "by a thread instead", bellpath);
+			bellpath[0] = 0;
+			return;
+		}
+		unlink(bellpath);       /* the last run's */
+	}
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		bellpath[0] = 0;
+		return;
+	}
+	memcpy(a.sun_path, bellpath, (size_t)n + 1);
+	mode_t um = umask(077);
+	int brc = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	umask(um);
+	if (brc != 0) {
+		logmsg("gateway: cannot bind %s (%s): requests are read by a thread instead",
+		       bellpath, strerror(errno));
+		close(fd);
+		bellpath[0] = 0;
+		return;
+	}
+	bellfd = fd;
+}
+
+int gw_bell_fd(void)
+{
+	return bellfd;
+}
+
+bool gw_pull(bool rung)
+{
+	if (bellfd < 0)
+		return false;
+	if (rung) {
+		/* Many rings in one call: they carry nothing. */
+		char b[64][1];
+		struct iovec iov[64];
+		struct mmsghdr mh[64];
+		memset(mh, 0, sizeof(mh));
+		for (int k = 0; k < 64; k++) {
+			iov[k] = (struct iovec){ .iov_base = b[k], .iov_len = 1 };
+			mh[k].msg_hdr.msg_iov = &iov[k];
+			mh[k].msg_hdr.msg_iovlen = 1;
+		}
+		while (recvmmsg(bellfd, mh, 64, MSG_DONTWAIT, NULL) == 64)
+			;
+	}
+	int rc = 0;
+	unsigned i;
+	for (i = 0; i < PULL_MAX; i++) {
+		struct item *it = read_request(reqrh, DIPC_TRY_ONCE, &rc);
+		if (!it) {
+			if (rc == DIPC_EINVAL)
+				continue;       /* refused without an answer */
+			break;
+		}
+		gw_request(it);
+	}
+	bool more = i == PULL_MAX;
+	/* Rule 6: the last run's channel, while its grace lasts. */
+	if (oldrh && now_ns() - started < OLD_GRACE_NS) {
+		for (unsigned k = 0; k < PULL_MAX; k++) {
+			struct item *it = read_request(oldrh, DIPC_TRY_ONCE, &rc);
+			if (!it) {
+				if (rc == DIPC_EINVAL)
+					continue;
+				break;
+			}
+			gw_request(it);
+		}
+	}
+	return more;
 }
 
 int gw_start(void)
@@ -245,6 +372,9 @@ int gw_start(void)
 	int nl = dipc_channel_serialize(B.reqch, nd, sizeof(nd));
 	if (nl > 0)
 		state_gateway_set(nd, (size_t)nl);
+	bell_start();
+	if (bellfd >= 0)
+		return 0;
 	if (pthread_create(&reader, NULL, reader_run, NULL)) {
 		logmsg("cannot start the gateway reader");
 		return -1;
@@ -258,6 +388,11 @@ void gw_stop(void)
 	if (reader_up)
 		pthread_join(reader, NULL);
 	reader_up = false;
+	if (bellfd >= 0) {
+		close(bellfd);
+		unlink(bellpath);
+	}
+	bellfd = -1;
 	for (struct replych *r = replies, *next; r; r = next) {
 		next = r->next;
 		dipc_sendh_destroy(r->sh);

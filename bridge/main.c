@@ -491,13 +491,19 @@ int main(int argc, char **argv)
 	       keyfile ? "CURVE authentication" : "NO authentication");
 
 	uint64_t last_tick = 0;
+	int wake[2] = { qfd, gw_bell_fd() };
+	bool more = false;
 	while (!atomic_load(&B.stop)) {
-		int r = tp_run(B.tp, qfd, 50, on_msg, NULL);
+		int r = tp_run(B.tp, wake, wake[1] >= 0 ? 2 : 1, more ? 0 : 50, on_msg, NULL);
 		if (r < 0) {
 			logmsg("network: %s", tp_error(B.tp));
 			break;
 		}
-		if (r == 1) {
+		uint64_t now = now_ns();
+		bool tick = now - last_tick >= 50ull * 1000 * 1000;
+		if ((r & 2) || more || tick)
+			more = gw_pull(r & 2);
+		if (r & 1) {
 			for (struct item *it = q_take_all(), *next; it; it = next) {
 				next = it->next;
 				if (it->kind == IT_REQUEST) {
@@ -508,8 +514,7 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		uint64_t now = now_ns();
-		if (now - last_tick >= 50ull * 1000 * 1000) {
+		if (tick) {
 			last_tick = now;
 			gw_tick();
 			own_tick();

@@ -60,10 +60,13 @@ int tp_connect(struct tp_engine *e, const char *endpoint, const char *server_key
  * sends again later). */
 int tp_send(struct tp_engine *e, uint32_t conn, const void *hdr, size_t hlen,
 	    const void *payload, size_t plen);
-/* Wait up to timeout_ms for messages (and for wake_fd to be readable),
- * calling fn for each one that arrived.  Returns 1 if wake_fd is
- * readable, 0 otherwise, -1 on failure. */
-int tp_run(struct tp_engine *e, int wake_fd, int timeout_ms, tp_on_msg fn, void *arg);
+/* Wait up to timeout_ms for messages (and for one of the nwake file
+ * descriptors wake_fds, at most TP_WAKE_MAX, to be readable), calling fn
+ * for each message that arrived.  Returns the readable ones as a mask
+ * (bit i: wake_fds[i]), 0 if none, -1 on failure. */
+#define TP_WAKE_MAX 4
+int tp_run(struct tp_engine *e, const int *wake_fds, unsigned nwake, int timeout_ms,
+	   tp_on_msg fn, void *arg);
 /* The last failure, as text. */
 const char *tp_error(struct tp_engine *e);
 

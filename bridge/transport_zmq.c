@@ -17,6 +17,7 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,10 @@ struct tp_engine {
 	struct link_in *in;
 	unsigned nin;
 	unsigned long long tick;
+	/* tp_run: whether each socket (in sockets_of order) was used since
+	 * it was last asked for its events, and which socket that was. */
+	bool used[MAX_OUT + 2];
+	void *asked[MAX_OUT + 2];
 	struct tp_config cfg;
 	char (*auth)[TP_KEY_TEXT];
 	char err[256];
@@ -232,12 +237,14 @@ int tp_send(struct tp_engine *e, uint32_t conn, const void *hdr, size_t hlen,
 		unsigned i = conn & ~TP_OUT;
 		if (i >= e->nout)
 			return -1;
+		e->used[(e->zap ? 1 : 0) + (e->router ? 1 : 0) + i] = true;
 		return send3(e->out[i], NULL, 0, hdr, hlen, payload, plen);
 	}
 	unsigned i = conn & ((1u << LINK_SLOT_BITS) - 1);
 	if (!(conn & TP_IN) || i >= e->nin || !e->router ||
 	    conn != LINK_NUM(e->in[i].gen, i))
 		return -1;
+	e->used[e->zap ? 1 : 0] = true;
 	return send3(e->router, e->in[i].rid, e->in[i].rlen, hdr, hlen, payload, plen);
 }
 
@@ -337,60 +344,126 @@ out:
 		zmq_msg_close(&f[i]);
 }
 
-int tp_run(struct tp_engine *e, int wake_fd, int timeout_ms, tp_on_msg fn, void *arg)
+/* The sockets tp_run watches, in a fixed order: ZAP, ROUTER, DEALERs. */
+static unsigned sockets_of(struct tp_engine *e, void **socks)
 {
-	zmq_pollitem_t items[MAX_OUT + 3];
-	int n = 0;
-	items[n++] = (zmq_pollitem_t){ .fd = wake_fd, .events = ZMQ_POLLIN };
-	int zi = -1, ri = -1;
-	if (e->zap) {
-		zi = n;
-		items[n++] = (zmq_pollitem_t){ .socket = e->zap, .events = ZMQ_POLLIN };
-	}
-	if (e->router) {
-		ri = n;
-		items[n++] = (zmq_pollitem_t){ .socket = e->router, .events = ZMQ_POLLIN };
-	}
-	int oi = n;
+	unsigned n = 0;
+	if (e->zap)
+		socks[n++] = e->zap;
+	if (e->router)
+		socks[n++] = e->router;
 	for (unsigned i = 0; i < e->nout; i++)
-		items[n++] = (zmq_pollitem_t){ .socket = e->out[i], .events = ZMQ_POLLIN };
-	if (zmq_poll(items, n, timeout_ms) < 0) {
-		if (zmq_errno() == EINTR)
-			return 0;
-		return fail(e, "poll");
-	}
-	if (zi >= 0 && (items[zi].revents & ZMQ_POLLIN))
-		serve_zap(e);
-	if (ri >= 0 && (items[ri].revents & ZMQ_POLLIN)) {
-		for (int k = 0; k < 256; k++) {
-			zmq_msg_t p[3];
-			int r = read_parts(e->router, p, 3);
-			if (r == 0)
-				break;
-			if (r < 0)
-				continue;
-			uint32_t conn = link_of(e, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]));
-			fn(arg, conn, zmq_msg_data(&p[1]), zmq_msg_size(&p[1]), zmq_msg_data(&p[2]),
-			   zmq_msg_size(&p[2]));
-			for (int j = 0; j < 3; j++)
-				zmq_msg_close(&p[j]);
-		}
-	}
-	for (unsigned i = 0; i < e->nout; i++) {
-		if (!(items[oi + (int)i].revents & ZMQ_POLLIN))
+		socks[n++] = e->out[i];
+	return n;
+}
+
+/* Has s a message to read?  Processes its pending commands (a system
+ * call or two): asked only of sockets that need it (tp_run). */
+static bool has_input(void *s)
+{
+	int ev = 0;
+	size_t len = sizeof(ev);
+	return zmq_getsockopt(s, ZMQ_EVENTS, &ev, &len) == 0 && (ev & ZMQ_POLLIN);
+}
+
+static void drain_router(struct tp_engine *e, tp_on_msg fn, void *arg)
+{
+	for (int k = 0; k < 256; k++) {
+		zmq_msg_t p[3];
+		int r = read_parts(e->router, p, 3);
+		if (r == 0)
+			return;
+		if (r < 0)
 			continue;
-		for (int k = 0; k < 256; k++) {
-			zmq_msg_t p[2];
-			int r = read_parts(e->out[i], p, 2);
-			if (r == 0)
-				break;
-			if (r < 0)
-				continue;
-			fn(arg, TP_OUT | i, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]),
-			   zmq_msg_data(&p[1]), zmq_msg_size(&p[1]));
-			zmq_msg_close(&p[0]);
-			zmq_msg_close(&p[1]);
+		uint32_t conn = link_of(e, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]));
+		fn(arg, conn, zmq_msg_data(&p[1]), zmq_msg_size(&p[1]), zmq_msg_data(&p[2]),
+		   zmq_msg_size(&p[2]));
+		for (int j = 0; j < 3; j++)
+			zmq_msg_close(&p[j]);
+	}
+}
+
+static void drain_out(struct tp_engine *e, unsigned i, tp_on_msg fn, void *arg)
+{
+	for (int k = 0; k < 256; k++) {
+		zmq_msg_t p[2];
+		int r = read_parts(e->out[i], p, 2);
+		if (r == 0)
+			return;
+		if (r < 0)
+			continue;
+		fn(arg, TP_OUT | i, zmq_msg_data(&p[0]), zmq_msg_size(&p[0]),
+		   zmq_msg_data(&p[1]), zmq_msg_size(&p[1]));
+		zmq_msg_close(&p[0]);
+		zmq_msg_close(&p[1]);
+	}
+}
+
+/*
+ * One turn of the engine.  zmq_poll would ask every socket for its
+ * events twice a call (once before it sleeps, once after), and each ask
+ * costs system calls; with the bridge's three or more sockets that was
+ * most of the system calls of a message.  So the turn polls the sockets'
+ * notification descriptors (ZMQ_FD) itself and asks a socket for its
+ * events only when it must: its descriptor fired, or it was used (a
+ * send or a receive may take the notification the descriptor would have
+ * given, so a used socket is asked once before the next sleep).
+ */
+int tp_run(struct tp_engine *e, const int *wake_fds, unsigned nwake, int timeout_ms,
+	   tp_on_msg fn, void *arg)
+{
+	void *socks[MAX_OUT + 2];
+	struct pollfd pf[MAX_OUT + 2 + TP_WAKE_MAX];
+	bool ready[MAX_OUT + 2];
+	unsigned ns = sockets_of(e, socks);
+	if (nwake > TP_WAKE_MAX)
+		nwake = TP_WAKE_MAX;
+	bool any = false;
+	for (unsigned i = 0; i < ns; i++) {
+		ready[i] = false;
+		if (e->asked[i] != socks[i] || e->used[i]) {
+			ready[i] = has_input(socks[i]);
+			e->asked[i] = socks[i];
+			e->used[i] = false;
+			any |= ready[i];
 		}
 	}
-	return (items[0].revents & ZMQ_POLLIN) ? 1 : 0;
+	unsigned n = 0;
+	for (unsigned i = 0; i < nwake; i++)
+		pf[n++] = (struct pollfd){ .fd = wake_fds[i], .events = POLLIN };
+	for (unsigned i = 0; i < ns; i++) {
+		int fd = -1;
+		size_t len = sizeof(fd);
+		zmq_getsockopt(socks[i], ZMQ_FD, &fd, &len);
+		pf[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	}
+	if (poll(pf, n, any ? 0 : timeout_ms) < 0) {
+		if (errno != EINTR) {
+			snprintf(e->err, sizeof(e->err), "poll: %s", strerror(errno));
+			return -1;
+		}
+		for (unsigned i = 0; i < n; i++)
+			pf[i].revents = 0;
+	}
+	for (unsigned i = 0; i < ns; i++)
+		if (!ready[i] && (pf[nwake + i].revents & (POLLIN | POLLERR | POLLHUP)))
+			ready[i] = has_input(socks[i]);
+	for (unsigned i = 0; i < ns; i++) {
+		if (!ready[i])
+			continue;
+		e->used[i] = true;
+		if (socks[i] == e->zap)
+			serve_zap(e);
+		else if (socks[i] == e->router)
+			drain_router(e, fn, arg);
+		else
+			for (unsigned j = 0; j < e->nout; j++)
+				if (socks[i] == e->out[j])
+					drain_out(e, j, fn, arg);
+	}
+	int woken = 0;
+	for (unsigned i = 0; i < nwake; i++)
+		if (pf[i].revents & POLLIN)
+			woken |= 1 << i;
+	return woken;
 }

@@ -29,6 +29,13 @@
 
 #define GW_NAME_PREFIX "dipc-gw-"
 #define GW_ENV         "DIPC_GATEWAY"
+/* The gateway's doorbell (platform.h): a datagram socket the bridge
+ * binds, named after the gateway; a process rings it after each request
+ * it posts, and the bridge's network thread, which polls it with the
+ * network, takes the requests itself.  Where there is none (another
+ * system, a name too long, a squatter on the path), a thread of the
+ * bridge waits on the request channel instead. */
+#define GW_BELL_FMT    "/dev/shm/dipc.b.%s"
 
 #define GW_REQ_CUID    UINT64_C(1)
 /* Reply channels: "RP" in the top bits, the caller's pid, a number. */

@@ -71,6 +71,25 @@ int dipc_os_pid_alive(uint32_t pid);
 enum { DIPC_PID_RUNS, DIPC_PID_STOPPED, DIPC_PID_WAITS };
 int dipc_os_pid_state(uint32_t pid);
 
+/*
+ * A doorbell: a local datagram socket at a path, which a server of the
+ * same user binds (dipc-bridge's gateway, see gateway.h).  Ringing wakes
+ * the server; it never blocks, never raises a signal and never fails
+ * loudly: a bell nobody answers is a bell not rung, and the server looks
+ * for work now and then anyway.  Open checks that the path is a socket
+ * owned by our own user (0, DIPC_ENOENT, DIPC_EPERM, DIPC_ENAMETOOLONG or
+ * a system error); on Windows there are no bells (DIPC_ENOENT).  A bell
+ * is closed only where no other thread can be ringing it.
+ */
+struct dipc_os_bell {
+	int fd;
+	unsigned len;
+	unsigned char addr[128];
+};
+int dipc_os_bell_open(const char *path, struct dipc_os_bell *b);
+void dipc_os_bell_ring(const struct dipc_os_bell *b);
+void dipc_os_bell_close(struct dipc_os_bell *b);
+
 /* A number that differs between machines and between boots of one. */
 uint64_t dipc_os_host_id(void);
 

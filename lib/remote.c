@@ -59,6 +59,8 @@
 #define GW_SLICE_NS    (100ull * 1000 * 1000)
 /* How often a request is sent again while no live bridge has it. */
 #define GW_RESEND_NS   (500ull * 1000 * 1000)
+/* How long a bridge seen alive is taken to be so (gw_open). */
+#define GW_LIVE_NS     (20ull * 1000 * 1000)
 /* Calls in progress at once in one process. */
 #define GW_INFLIGHT    256
 
@@ -90,7 +92,10 @@ static struct {
 	struct reply_slot *free;
 	uint64_t inflight[GW_INFLIGHT];
 	unsigned ninflight;
-} gw = { .lock = DIPC_SPINLOCK_INIT };
+	uint64_t live_until;        /* the bridge was seen alive this recently */
+	struct dipc_os_bell bell;   /* opened once, never closed (fd -1: none) */
+	bool ring;                  /* the gateway's bell is its bridge's */
+} gw = { .lock = DIPC_SPINLOCK_INIT, .bell = { .fd = -1 } };
 
 static uint64_t mix64(uint64_t x)
 {
@@ -130,6 +135,8 @@ struct gw_new {
 	dipc_channel *req;
 	dipc_sendh *reqh;
 	uint32_t creator;
+	struct dipc_os_bell bell;
+	bool ring;
 };
 
 /* Attach the gateway that runs now, without the lock: attaching a pool
@@ -182,7 +189,13 @@ static int gw_attach(uint64_t old_nonce, struct gw_new *n)
 		 * channel: it is still starting. */
 		return rc == DIPC_ENOENT ? DIPC_EFOREIGN : rc;
 	}
-	*n = (struct gw_new){ .pool = pool, .req = req, .reqh = reqh, .creator = creator };
+	*n = (struct gw_new){ .pool = pool, .req = req, .reqh = reqh, .creator = creator,
+			      .bell = { .fd = -1 } };
+	/* Its bell, if the bridge made one (checked now: a new bridge
+	 * makes it anew). */
+	char path[sizeof(n->bell.addr)];
+	snprintf(path, sizeof(path), GW_BELL_FMT, name);
+	n->ring = dipc_os_bell_open(path, &n->bell) == 0;
 	return 0;
 }
 
@@ -191,7 +204,15 @@ static int gw_open(unsigned *gen)
 {
 	dipc_spin_lock(&gw.lock);
 	gw_own_locked();
-	bool live = gw.pool && dipc_os_pid_alive(DIPC_SHARED_READ(gw.pool->hdr->creator));
+	/* A bridge seen alive a moment ago is not asked again (two system
+	 * calls a call): one that died meanwhile costs its callers one
+	 * reply slice, after which they look (call_run). */
+	uint64_t now = dipc_os_now_ns();
+	bool live = gw.pool && now < gw.live_until;
+	if (gw.pool && !live && dipc_os_pid_alive(DIPC_SHARED_READ(gw.pool->hdr->creator))) {
+		live = true;
+		gw.live_until = now + GW_LIVE_NS;
+	}
 	uint64_t old_nonce = gw.pool ? gw.pool->nonce : 0;
 	unsigned seen = gw.gen;
 	uint32_t me = gw.pid;
@@ -216,6 +237,12 @@ static int gw_open(unsigned *gen)
 		gw.bridge = n.creator;
 		gw.gen++;
 		gw.free = NULL;
+		gw.live_until = 0;
+		if (n.ring && gw.bell.fd < 0) {
+			gw.bell = n.bell;
+			n.bell.fd = -1;
+		}
+		gw.ring = n.ring;
 	}
 	if (gen)
 		*gen = gw.gen;
@@ -226,6 +253,9 @@ static int gw_open(unsigned *gen)
 		dipc_channel_detach(n.req);
 		dipc_pool_detach(n.pool);
 	}
+	/* Nobody else has seen this one (the process keeps the first). */
+	if (n.bell.fd >= 0)
+		dipc_os_bell_close(&n.bell);
 	return 0;
 }
 
@@ -388,6 +418,19 @@ static int64_t left_of(uint64_t deadline)
 	return t ? t : DIPC_TRY_ONCE;
 }
 
+/* Wake the bridge for a request just posted, if it has a bell. */
+static int rung(int rc)
+{
+	if (rc == 0) {
+		dipc_spin_lock(&gw.lock);
+		bool ring = gw.ring;
+		dipc_spin_unlock(&gw.lock);
+		if (ring)
+			dipc_os_bell_ring(&gw.bell);
+	}
+	return rc;
+}
+
 /* Put a request in the gateway's request channel. */
 static int post(const struct call *c, int op, struct reply_slot *s, uint64_t deadline)
 {
@@ -418,7 +461,7 @@ static int post(const struct call *c, int op, struct reply_slot *s, uint64_t dea
 		memcpy(b + sizeof(q) + q.desc_len, rd, q.reply_len);
 		if (plen)
 			memcpy(b + head, c->payload, plen);
-		return dipc_sendh_send_bytes(reqh, b, total, t);
+		return rung(dipc_sendh_send_bytes(reqh, b, total, t));
 	}
 	/* Large: straight into a gateway allocation, which travels. */
 	dipc_mem *mem;
@@ -439,7 +482,7 @@ static int post(const struct call *c, int op, struct reply_slot *s, uint64_t dea
 	}
 	rc = dipc_sendh_send(reqh, m, NULL, DIPC_TRANSFER_ON_SEND, left_of(deadline));
 	dipc_msg_destroy(m, rc != 0);
-	return rc;
+	return rung(rc);
 }
 
 /* Tell the bridge what became of a receive (or that a call gave up);

@@ -69,7 +69,7 @@ static int next(struct tp_engine *e, struct seen *s)
 {
 	int before = s->count;
 	for (int i = 0; i < 500 && s->count == before; i++)
-		if (tp_run(e, -1, 10, on_msg, s) < 0)
+		if (tp_run(e, NULL, 0, 10, on_msg, s) < 0)
 			return -1;
 	return s->count > before ? 0 : -1;
 }
@@ -133,7 +133,7 @@ int main(void)
 	/* An answer on the first link number: refused, nobody gets it. */
 	int rc = tp_send(e, first_conn, "a", 1, NULL, 0);
 	for (int i = 0; i < 20; i++)
-		tp_run(e, -1, 5, on_msg, &s);
+		tp_run(e, NULL, 0, 5, on_msg, &s);
 	int stray = 0;
 	for (int k = 1; k <= TABLE && others; k++) {
 		char buf[8];
@@ -146,7 +146,7 @@ int main(void)
 	/* The newest link number still works, for its own peer. */
 	rc = tp_send(e, last_conn, "b", 1, NULL, 0);
 	for (int i = 0; i < 20; i++)
-		tp_run(e, -1, 5, on_msg, &s);
+		tp_run(e, NULL, 0, 5, on_msg, &s);
 	check(rc == 0 && got_answer(others[TABLE]), "the newcomer's own link number reaches it");
 
 	for (int k = 1; k <= TABLE && others; k++)

@@ -18,6 +18,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -320,4 +323,49 @@ void dipc_os_mutex_unlock(dipc_os_mutex *m)
 uint32_t dipc_os_uid(void)
 {
 	return (uint32_t)getuid();
+}
+
+/* ---- doorbells ---------------------------------------------------------- */
+
+int dipc_os_bell_open(const char *path, struct dipc_os_bell *b)
+{
+	b->fd = -1;
+	struct sockaddr_un a;
+	memset(&a, 0, sizeof(a));
+	a.sun_family = AF_UNIX;
+	size_t n = strlen(path);
+	if (n >= sizeof(a.sun_path) || sizeof(a) > sizeof(b->addr))
+		return DIPC_ENAMETOOLONG;
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return DIPC_ENOENT;
+	/* Another user's socket under the name would learn when we call. */
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
+		return DIPC_EPERM;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return errno == EMFILE || errno == ENFILE ? DIPC_ELIMIT : DIPC_ESYS;
+	memcpy(a.sun_path, path, n + 1);
+	memcpy(b->addr, &a, sizeof(a));
+	b->len = (unsigned)sizeof(a);
+	b->fd = fd;
+	return 0;
+}
+
+void dipc_os_bell_ring(const struct dipc_os_bell *b)
+{
+	if (b->fd < 0)
+		return;
+	char c = 0;
+	/* EAGAIN: rung often enough already; ECONNREFUSED: nobody there. */
+	ssize_t r = sendto(b->fd, &c, 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+			   (const struct sockaddr *)(const void *)b->addr, b->len);
+	(void)r;
+}
+
+void dipc_os_bell_close(struct dipc_os_bell *b)
+{
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
 }

@@ -268,3 +268,22 @@ uint32_t dipc_os_uid(void)
 {
 	return 0;   /* no dipc-bridge on Windows: the name is never used there */
 }
+
+/* ---- doorbells: none here (no dipc-bridge on Windows) -------------------- */
+
+int dipc_os_bell_open(const char *path, struct dipc_os_bell *b)
+{
+	(void)path;
+	b->fd = -1;
+	return DIPC_ENOENT;
+}
+
+void dipc_os_bell_ring(const struct dipc_os_bell *b)
+{
+	(void)b;
+}
+
+void dipc_os_bell_close(struct dipc_os_bell *b)
+{
+	b->fd = -1;
+}
