@@ -85,7 +85,7 @@ for h in $hosts; do
 		skip_all "cannot make mount and UTS namespaces here"
 done
 
-echo "1..31"
+echo "1..33"
 t=0
 ok() { t=$((t + 1)); echo "ok $t - $1"; }
 notok() { t=$((t + 1)); echo "not ok $t - $1"; }
@@ -330,6 +330,30 @@ check $? "poll for room on a remote channel ($r)"
 r=$(at A "$BH" poll "$work/chC.desc" 1 700)
 [ "$(word "$r" 2)" = -6 ] && [ "$(word "$r" 4)" -ge 400 ] && [ "$(word "$r" 4)" -lt 3000 ]
 check $? "poll for a message times out about when asked ($r)"
+
+# ---- the gateway's bell ------------------------------------------------------------------
+# A neighbour that rings the bell with noise, many times over, while a
+# call is made: the call is answered, the noise is nothing.
+bell=/dev/shm/dipc.b.dipc-gw-$(id -u)
+on C "$BH" ring "$bell" 200000 >"$work/rang" &
+ringer=$!
+pids="$pids $ringer"
+sleep 0.2
+r=$(at C "$BH" poll "$work/chA.desc" 2 5000)
+wait $ringer
+[ "$(word "$r" 2)" = 2 ]
+check $? "a bell rung with noise by a neighbour ($(cat "$work/rang")): calls are answered ($r)"
+# A bell path taken by something that is not the bridge's socket: the
+# bridge reads requests with a thread instead, and calls work as before.
+kill "$(cat "$work/bridgeC.pid")"
+await "$work/bridgeC.log" stopping
+at C sh -c "rm -f $bell && echo squatter >$bell"
+start_bridge C
+await "$work/bridgeC.log" "read by a thread instead"
+fallback=$?
+r=$(at C "$BH" poll "$work/chA.desc" 2 5000)
+[ $fallback = 0 ] && [ "$(word "$r" 2)" = 2 ]
+check $? "a bell path taken by a plain file: the bridge says so and serves requests all the same ($r)"
 
 # ---- Python ------------------------------------------------------------------------------
 pylib="$top_builddir/python/lib"

@@ -23,6 +23,8 @@
  *       channel set): "local-only RC RC RC RC RC"
  *   bridge_helper poll DESCFILE EVENTS TIMEOUT_MS
  *       print the result of dipc_channel_poll and how long it took (ms)
+ *   bridge_helper ring BELLPATH COUNT
+ *       send COUNT datagrams of noise to a gateway's bell
  *   bridge_helper timed-recv DESCFILE TIMEOUT_MS|forever [GOFILE]
  *       one receive; prints "rc RC ms ELAPSED"; with GOFILE, attaches,
  *       prints "ready" and waits for GOFILE to exist before receiving
@@ -39,6 +41,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 static uint64_t ms_now(void)
 {
@@ -318,9 +322,30 @@ static int do_recv(char **av)
 	return 0;
 }
 
+/* A hostile neighbour: ring the gateway's bell COUNT times with 2 KiB
+ * of noise each (a ring carries nothing the bridge may trust). */
+static int do_ring(const char *path, long count)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_un a;
+	memset(&a, 0, sizeof(a));
+	a.sun_family = AF_UNIX;
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	char noise[2048];
+	memset(noise, 0x5a, sizeof(noise));
+	long ok = 0;
+	for (long i = 0; fd >= 0 && i < count; i++)
+		if (sendto(fd, noise, sizeof(noise), 0, (struct sockaddr *)&a, sizeof(a)) > 0)
+			ok++;
+	printf("rang %ld\n", ok);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && strcmp(argv[1], "ring") == 0)
+		return do_ring(argv[2], atol(argv[3]));
 	if (argc >= 7 && strcmp(argv[1], "serve") == 0)
 		return serve(argv + 2);
 	if (argc >= 7 && strcmp(argv[1], "send") == 0)
