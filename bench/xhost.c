@@ -7,9 +7,10 @@
  *   bridge   libdragonipc channels through dipc-bridge: a sender on host A
  *            sends to a channel of host B (each send returns once the
  *            message is in that channel), a receiver on B takes them;
- *   zmq      bare ZeroMQ over TCP on the same link, no security:
- *            PAIR streaming, and REQ/REP (one acknowledgement per message,
- *            as a bridge send has);
+ *   zmq      bare ZeroMQ over TCP on the same link, without security and
+ *            with CURVE (as the bridge runs by default): PAIR streaming,
+ *            and REQ/REP (one acknowledgement per message, as a bridge
+ *            send has);
  *   tcp      a plain TCP socket: streaming with a length frame, and one
  *            acknowledgement byte per message.
  *
@@ -17,8 +18,9 @@
  *   xhost bridge-source DESCFILE COUNT SIZE THREADS
  *   xhost bridge-echo DESC_IN DESC_OUT COUNT    (on B) receive, send back
  *   xhost bridge-ping DESC_OUT DESC_IN COUNT    (on A) round trips
- *   xhost zmq-sink ENDPOINT COUNT SIZE pair|reqrep
- *   xhost zmq-source ENDPOINT COUNT SIZE pair|reqrep
+ *   xhost zmq-sink ENDPOINT COUNT SIZE pair|reqrep[-curve]
+ *   xhost zmq-source ENDPOINT COUNT SIZE pair|reqrep[-curve]
+ *            (-curve: the sink writes its public key to $XHOST_KEYFILE)
  *   xhost tcp-sink PORT COUNT SIZE stream|ack
  *   xhost tcp-source ADDR PORT COUNT SIZE stream|ack
  *
@@ -244,16 +246,58 @@ static int bridge_rt(char **av, bool echo)
 
 /* ---- bare ZeroMQ ------------------------------------------------------------------------ */
 
+/* CURVE on a bare socket, as the bridge runs by default: the sink is the
+ * server and leaves its public key in $XHOST_KEYFILE for the source. */
+static void curve_setup(void *s, bool server)
+{
+	const char *kf = getenv("XHOST_KEYFILE");
+	char pub[41], sec[41];
+	if (!kf || zmq_curve_keypair(pub, sec))
+		die("CURVE needs XHOST_KEYFILE and libsodium", 0);
+	if (server) {
+		int one = 1;
+		char tmp[512];
+		snprintf(tmp, sizeof(tmp), "%s.tmp", kf);
+		FILE *f = fopen(tmp, "w");
+		if (!f || fputs(pub, f) < 0 || fclose(f) || rename(tmp, kf))
+			die("key file", 0);
+		if (zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
+		    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 41))
+			die("CURVE server", zmq_errno());
+		return;
+	}
+	char srv[41] = "";
+	for (int i = 0; i < 100 && !srv[0]; i++) {
+		FILE *f = fopen(kf, "r");
+		if (f) {
+			if (!fgets(srv, sizeof(srv), f))
+				srv[0] = 0;
+			fclose(f);
+		}
+		if (strlen(srv) != 40) {
+			srv[0] = 0;
+			usleep(100 * 1000);
+		}
+	}
+	if (!srv[0] || zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, srv, 41) ||
+	    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, 41) ||
+	    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 41))
+		die("CURVE client", zmq_errno());
+}
+
 static int zmq_side(char **av, bool sink)
 {
 	long count = atol(av[1]);
 	size_t size = strtoull(av[2], NULL, 0);
-	bool reqrep = strcmp(av[3], "reqrep") == 0;
+	bool reqrep = strncmp(av[3], "reqrep", 6) == 0;
+	bool curve = strstr(av[3], "-curve") != NULL;
 	void *ctx = zmq_ctx_new();
 	void *s = zmq_socket(ctx, reqrep ? (sink ? ZMQ_REP : ZMQ_REQ) : ZMQ_PAIR);
 	int hwm = 10000;
 	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	if (curve)
+		curve_setup(s, sink);
 	if (sink ? zmq_bind(s, av[0]) : zmq_connect(s, av[0]))
 		die("zmq bind/connect", zmq_errno());
 	unsigned char *buf = malloc(size);
@@ -289,10 +333,12 @@ static int zmq_side(char **av, bool sink)
 			zmq_recv(s, buf, size, 0);
 		}
 		double secs = now_s() - t0;
-		report(reqrep ? "zmq-reqrep" : "zmq-pair", size, count, secs);
+		char what[32];
+		snprintf(what, sizeof(what), "zmq-%s", av[3]);
+		report(what, size, count, secs);
 		if (reqrep && size == 64) {
 			qsort(lat, (size_t)count, sizeof(double), cmp);
-			printf("RESULT zmq-rtt 64 %.1f\n", lat[count / 2] * 1e6);
+			printf("RESULT zmq-rtt%s 64 %.1f\n", curve ? "-curve" : "", lat[count / 2] * 1e6);
 		}
 	} else if (!reqrep) {
 		zmq_send(s, "done", 4, 0);

@@ -18,10 +18,12 @@
 #  - 64 B round trip (median): A sends to B's channel, B sends it back to
 #    A's, against REQ/REP and an acknowledged TCP message;
 #  - the bridge with CURVE (as it runs by default) and without keys
-#    (--allow-unauthenticated), to show what encryption costs; bare ZeroMQ
-#    and TCP run without.
+#    (--allow-unauthenticated), each against bare ZeroMQ with the same
+#    security (CURVE or none); TCP runs without.
 #
-# Nothing is asserted; the table and the ratios are printed.  Needs root.
+# Every case runs XHOST_ROUNDS times (default 3), the rounds interleaved,
+# and the table gives each case's median.  Nothing is asserted; the table
+# and the ratios are printed.  Needs root.
 set -eu
 B=${1:-_build}
 B=$(cd "$B" && pwd)
@@ -97,8 +99,10 @@ bridge_rtt() {
 	at A "$X" bridge-ping "$work/dZ" "$work/dA" "$2" | sed "s/bridge-/$1-/" | tee -a "$results"
 	wait $echo
 }
-zmq_run() {   # count size pair|reqrep
+zmq_run() {   # count size pair|reqrep[-curve]
 	port=$((7800 + $(od -An -N1 -tu1 /dev/urandom)))
+	export XHOST_KEYFILE="$work/zkey"
+	rm -f "$XHOST_KEYFILE"
 	on Z "$X" zmq-sink "tcp://$Z:$port" "$1" "$2" "$3" &
 	sink=$!
 	at A "$X" zmq-source "tcp://$Z:$port" "$1" "$2" "$3" | tee -a "$results"
@@ -113,46 +117,63 @@ tcp_run() {   # count size stream|ack
 	wait $sink
 }
 
-echo "== bare ZeroMQ and TCP on the link"
-zmq_run 1000000 64 pair
-zmq_run 20000 64 reqrep
-zmq_run 2000 1048576 pair
-zmq_run 500 1048576 reqrep
-tcp_run 1000000 64 stream
-tcp_run 20000 64 ack
-tcp_run 2000 1048576 stream
-tcp_run 500 1048576 ack
-for mode in curve plain; do
-	echo "== dipc-bridge ($mode)"
-	bridges $mode
-	bridge_run "bridge-$mode" 20000 64 1
-	bridge_run "bridge-$mode" 40000 64 4
-	bridge_run "bridge-$mode" 500 1048576 1
-	bridge_run "bridge-$mode" 1000 1048576 4
-	bridge_rtt "bridge-$mode" 5000
+rounds=${XHOST_ROUNDS:-3}
+for round in $(seq "$rounds"); do
+	echo "== round $round of $rounds: bare ZeroMQ and TCP on the link"
+	zmq_run 1000000 64 pair
+	zmq_run 20000 64 reqrep
+	zmq_run 2000 1048576 pair
+	zmq_run 500 1048576 reqrep
+	zmq_run 200000 64 pair-curve
+	zmq_run 20000 64 reqrep-curve
+	zmq_run 500 1048576 pair-curve
+	zmq_run 300 1048576 reqrep-curve
+	tcp_run 1000000 64 stream
+	tcp_run 20000 64 ack
+	tcp_run 2000 1048576 stream
+	tcp_run 500 1048576 ack
+	for mode in curve plain; do
+		echo "== round $round of $rounds: dipc-bridge ($mode)"
+		bridges $mode
+		bridge_run "bridge-$mode" 20000 64 1
+		bridge_run "bridge-$mode" 40000 64 4
+		bridge_run "bridge-$mode" 500 1048576 1
+		bridge_run "bridge-$mode" 1000 1048576 4
+		bridge_rtt "bridge-$mode" 5000
+	done
 done
 
 echo
-echo "== results (messages/s, MB/s; round trips: median microseconds)"
+echo "== results: medians of $rounds rounds (messages/s, MB/s; round trips: median microseconds)"
+# Each case's median over the rounds, one line per case.
+sort -k2,2 -k3,3n -k4,4g "$results" | awk '
+{ k = $2 " " $3; n[k]++; v[k, n[k]] = $4; m[k, n[k]] = $5; if (!(k in seen)) { seen[k] = 1; order[++no] = k } }
+END { for (i = 1; i <= no; i++) { k = order[i]; h = int((n[k] + 1) / 2); split(k, f, " ");
+	print "RESULT", f[1], f[2], v[k, h], m[k, h] } }' >"$results.med"
 awk '
 $2 ~ /rtt/ { rtt[$2] = $4; next }
 { rate[$2 " " $3] = $4; mbs[$2 " " $3] = $5; printf "%-28s %8s B %12s msg/s %9s MB/s\n", $2, $3, $4, $5 }
 END {
 	for (k in rtt) printf "%-28s %8s B %12s us round trip\n", k, 64, rtt[k]
 	print ""
-	print "ratios against bare ZeroMQ (target: >= 0.5 at 64 B, >= 0.8 at 1 MiB)"
+	print "ratios against bare ZeroMQ with the same security (the bridge with CURVE"
+	print "against ZeroMQ with CURVE, without keys against ZeroMQ without);"
+	print "target: >= 0.5 at 64 B, >= 0.8 at 1 MiB"
 	split("bridge-curve bridge-plain", B, " ")
+	split("-curve ", Z, " ")
+	Z[2] = ""
 	for (i = 1; i <= 2; i++) for (s = 1; s <= 4; s *= 4) {
 		for (z = 64; z <= 1048576; z *= 16384) {
 			k = B[i] "-" s "sender" (s > 1 ? "s" : "") " " z
 			if (!(k in rate)) continue
-			printf "%-30s %8d B: %.2fx zmq-pair, %.2fx zmq-reqrep, %.2fx tcp-stream, %.2fx tcp-ack\n",
+			p = "zmq-pair" Z[i] " " z; q = "zmq-reqrep" Z[i] " " z
+			printf "%-30s %8d B: %.2fx zmq-pair%s, %.2fx zmq-reqrep%s, %.2fx tcp-stream, %.2fx tcp-ack\n",
 				B[i] " " s " sender" (s > 1 ? "s" : ""), z,
-				rate[k] / rate["zmq-pair " z], rate[k] / rate["zmq-reqrep " z],
+				(p in rate) ? rate[k] / rate[p] : 0, Z[i], (q in rate) ? rate[k] / rate[q] : 0, Z[i],
 				rate[k] / rate["tcp-stream " z], rate[k] / rate["tcp-ack " z]
 		}
 	}
 	for (i = 1; i <= 2; i++) if ((B[i] "-rtt") in rtt)
-		printf "%-30s round trip: %.2fx zmq-reqrep, %.2fx tcp-ack (time, lower is better)\n",
-			B[i], rtt[B[i] "-rtt"] / rtt["zmq-rtt"], rtt[B[i] "-rtt"] / rtt["tcp-rtt"]
-}' "$results"
+		printf "%-30s round trip: %.2fx zmq-reqrep%s, %.2fx tcp-ack (time, lower is better)\n",
+			B[i], rtt[B[i] "-rtt"] / rtt["zmq-rtt" Z[i]], Z[i], rtt[B[i] "-rtt"] / rtt["tcp-rtt"]
+}' "$results.med"
