@@ -5,7 +5,7 @@
 #include "bench.h"
 
 extern const struct transport bench_dipc_copy, bench_dipc_xfer, bench_dipc_stream;
-extern const struct transport bench_floor_line, bench_floor_ring;
+extern const struct transport bench_floor_line, bench_floor_ring, bench_floor_copy;
 extern const struct transport bench_pipe, bench_uds, bench_mq;
 
 const struct transport *const bench_transports[] = {
@@ -14,6 +14,7 @@ const struct transport *const bench_transports[] = {
 	&bench_dipc_stream,
 	&bench_floor_line,
 	&bench_floor_ring,
+	&bench_floor_copy,
 	&bench_pipe,
 	&bench_uds,
 	&bench_mq,

@@ -11,6 +11,11 @@
  *               side wakes only when someone sleeps (the raw futex ping-pong
  *               of the sleeping-wait target); the default spins a little and
  *               then sleeps.
+ *   floor-copy  the same ring doing what a copying channel does to the
+ *               bytes: the sender's message is copied from its own buffer
+ *               into the slot, and out of the slot into the receiver's own
+ *               buffer, which is released at once.  Beside dipc-copy it
+ *               shows what the protocol costs over the copies themselves.
  */
 #define _GNU_SOURCE
 #include "bench.h"
@@ -52,6 +57,7 @@ struct bench_ep {
 	enum bench_wait wait;
 	uint32_t pos;           /* our index: tail (producer) or head (consumer) */
 	uint32_t other;         /* cached copy of the other side's index */
+	unsigned char *own;     /* floor-copy: this side's private buffer */
 };
 
 /* A line carries no length: every message has the test's size. */
@@ -329,5 +335,84 @@ const struct transport bench_floor_ring = {
 	.recv = ring_recv,
 	.release = ring_release,
 	.close = free_ep,
+	.teardown = ring_teardown,
+};
+
+/* ---- floor-copy: the ring, copying in and out ------------------------------------ */
+
+static int copy_open(const struct bench_cfg *cfg, void *shared, int link, struct bench_ep **out)
+{
+	int rc = ring_open(cfg, shared, link, out);
+	if (rc)
+		return rc;
+	/* Cache-line aligned, as every transport's buffers are (harness.c). */
+	size_t room = (cfg->size + LINE - 1) / LINE * LINE;
+	(*out)->own = aligned_alloc(LINE, room ? room : LINE);
+	if (!(*out)->own) {
+		free(*out);
+		return -1;
+	}
+	return 0;
+}
+
+static int copy_open_tx(const struct bench_cfg *c, void *s, int l, int i, struct bench_ep **e)
+{
+	(void)i;
+	return copy_open(c, s, l, e);
+}
+
+static int copy_open_rx(const struct bench_cfg *c, void *s, int l, struct bench_ep **e)
+{
+	return copy_open(c, s, l, e);
+}
+
+static void *copy_get_buf(struct bench_ep *ep, size_t len)
+{
+	return len <= ep->r->slot_size ? ep->own : NULL;
+}
+
+static int copy_send(struct bench_ep *ep, size_t len)
+{
+	ring_wait(ep, &ep->r->head, &ep->r->tx_sleeping, has_room);
+	memcpy(slot(ep->r, ep->pos), ep->own, len);
+	ep->pos++;
+	ring_post(&ep->r->tail, ep->pos, &ep->r->rx_sleeping);
+	return 0;
+}
+
+static int copy_recv(struct bench_ep *ep, const void **data, size_t *len)
+{
+	ring_wait(ep, &ep->r->tail, &ep->r->rx_sleeping, has_data);
+	memcpy(ep->own, slot(ep->r, ep->pos), ring_msg_size);
+	ep->pos++;
+	ring_post(&ep->r->head, ep->pos, &ep->r->tx_sleeping);
+	*data = ep->own;
+	*len = ring_msg_size;
+	return 0;
+}
+
+static void copy_release(struct bench_ep *ep)
+{
+	(void)ep;
+}
+
+static void copy_close(struct bench_ep *ep)
+{
+	free(ep->own);
+	free(ep);
+}
+
+const struct transport bench_floor_copy = {
+	.name = "floor-copy",
+	.about = "the floor ring, copying each message in and out as a copying channel does",
+	.caps = CAP_LAT | CAP_THR | CAP_SPIN | CAP_SLEEP,
+	.setup = ring_setup_sized,
+	.open_tx = copy_open_tx,
+	.open_rx = copy_open_rx,
+	.get_buf = copy_get_buf,
+	.send = copy_send,
+	.recv = copy_recv,
+	.release = copy_release,
+	.close = copy_close,
 	.teardown = ring_teardown,
 };
