@@ -6,6 +6,9 @@
  * there already, accepted only if this user owns it, nobody else may
  * read or write it, and its header and size are the ones this version
  * makes; anything else is refused with a message (remove it by hand).
+ * The exception is a segment a bridge died making (size 0, or a header
+ * never written): found under the lock, it cannot be anyone's, and is
+ * made afresh, so that a bridge killed at its start restarts alone.
  * Every record is read from the segment into the in-memory index once,
  * at start; after that only this process writes the table.
  */
@@ -240,6 +243,19 @@ int state_open(const char *gateway)
 		close(fd);
 		return refuse("owned by another user or open to others: refused");
 	}
+	/* The lock first: held for the bridge's life and let go by the
+	 * kernel at its death, it says that the segment is ours alone now,
+	 * whoever made it. */
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		fprintf(stderr, "dipc-bridge: another dipc-bridge runs for gateway %s\n", gateway);
+		return -1;
+	}
+	/* Unfinished: a bridge died making it (before its size, or before
+	 * its magic, which is written last).  Nothing in it was ever used,
+	 * so it is made afresh: a restart needs no cleaning by hand. */
+	if (!fresh && st.st_size == 0)
+		fresh = true;
 	if (fresh && ftruncate(fd, (off_t)size)) {
 		close(fd);
 		shm_unlink(S.name);
@@ -249,12 +265,6 @@ int state_open(const char *gateway)
 		close(fd);
 		return refuse("not of this version's size (remove it by hand to start afresh)");
 	}
-	/* Held for the bridge's life, and let go by the kernel at its death. */
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		close(fd);
-		fprintf(stderr, "dipc-bridge: another dipc-bridge runs for gateway %s\n", gateway);
-		return -1;
-	}
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	S.fd = fd;
 	if (p == MAP_FAILED)
@@ -262,6 +272,11 @@ int state_open(const char *gateway)
 	S.hdr = p;
 	S.rec = (struct srec *)(S.hdr + 1);
 	S.size = size;
+	if (!fresh && S.hdr->magic == 0) {
+		logmsg("state: the last bridge died making its state segment: made afresh");
+		memset(p, 0, size);
+		fresh = true;
+	}
 	if (fresh) {
 		S.hdr->version = ST_VERSION;
 		S.hdr->nrec = NREC;

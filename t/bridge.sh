@@ -85,7 +85,7 @@ for h in $hosts; do
 		skip_all "cannot make mount and UTS namespaces here"
 done
 
-echo "1..33"
+echo "1..34"
 t=0
 ok() { t=$((t + 1)); echo "ok $t - $1"; }
 notok() { t=$((t + 1)); echo "not ok $t - $1"; }
@@ -124,6 +124,18 @@ await "$work/plain.log" "NO authentication" && kill -0 $plainpid 2>/dev/null
 check $? "told to, a bridge without keys starts (and says it has no authentication)"
 kill $plainpid 2>/dev/null
 wait $plainpid 2>/dev/null
+
+# A bridge killed while it made its state segment leaves it empty (or
+# without its header): the next one starts all the same.
+at A sh -c "umask 077 && : >/dev/shm/dipc-bridge.$tag-y.state"
+on A "$BR" --allow-root -g "$tag-y" --allow-unauthenticated -l "tcp://$addrA:7791" \
+	>"$work/unfinished.log" 2>&1 &
+ypid=$!
+pids="$pids $ypid"
+await "$work/unfinished.log" "running" && kill -0 $ypid 2>/dev/null
+check $? "a state segment a bridge died making does not keep the next from starting ($(grep -v WARNING "$work/unfinished.log" | head -n 1))"
+kill $ypid 2>/dev/null
+wait $ypid 2>/dev/null
 
 start_bridge() {
 	h=$1
