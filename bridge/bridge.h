@@ -27,7 +27,12 @@
 
 #define W_MAGIC   0x31574244u   /* "DBW1" */
 #define W_VERSION 1u
-enum { W_HELLO = 1, W_HELLO_ACK, W_PING, W_PONG, W_REQ, W_REP };
+enum { W_HELLO = 1, W_HELLO_ACK, W_PING, W_PONG, W_REQ, W_REP, W_HAVE };
+/* W_HAVE (owner to gateway): value 1, "I have request id and am doing
+ * it"; 0, "I do not have it, send it whole".  W_PROBE in a W_REQ of
+ * GW_SEND's arg: the request again without its payload, to keep it alive
+ * and learn its fate; never done by the owner (gateway.c rule 10). */
+#define W_PROBE 1u
 
 struct wire {
 	uint16_t kind;
@@ -97,6 +102,7 @@ int gw_start(void);
 void gw_stop(void);
 void gw_request(struct item *it);                /* from the queue */
 void gw_reply(uint32_t conn, const struct wire *w, const void *payload, size_t plen);   /* from a peer */
+void gw_have(uint32_t conn, const struct wire *w);      /* from a peer */
 void gw_peer_up(uint32_t conn, uint64_t host, uint64_t incarnation);
 void gw_tick(void);
 int gw_bell_fd(void);                            /* -1: no bell */

@@ -67,6 +67,15 @@
  *    nothing: whoever rings, the requests are checked as ever.  Without
  *    a bell (the path is taken by something not ours, or too long), the
  *    reader thread of rule 5 does it, one hand-off more.
+ *
+ * 10. A waiting send's payload crosses once.  An owner that has a send
+ *    waiting for room says so (W_HAVE, owner.c rule 6); from then on the
+ *    resends of rule 2 are probes without the payload, which keep the
+ *    owner's worker alive and bring the send's answer if it was lost.
+ *    An owner that does not have it (W_HAVE 0) or that restarted or was
+ *    silent gets the whole request again at once.  Without this, sends of
+ *    large messages waiting on a full remote channel resent their payload
+ *    every second, more than a slow link could carry.
  */
 #ifndef _GNU_SOURCE
 # define _GNU_SOURCE            /* recvmmsg */
@@ -109,6 +118,7 @@ struct pending {
 	uint64_t host;
 	uint64_t sent, deadline;
 	bool word;              /* ACK or CANCEL: no caller waits for it */
+	bool held;              /* rule 10: the owner has it; probes only */
 };
 
 struct replych {
@@ -566,9 +576,14 @@ static void forward(struct pending *p)
 		.timeout = q->timeout, .arg = q->arg, .desc_len = (uint16_t)q->desc_len,
 	};
 	memcpy(w.desc, p->it->desc, q->desc_len);
+	/* Rule 10: a send its owner holds goes as a probe. */
+	bool probe = p->held && q->op == GW_SEND;
+	if (probe)
+		w.arg = W_PROBE;
 	unsigned char hdr[TP_HDR_MAX];
 	size_t hl = wire_encode(&w, hdr);
-	tp_send(B.tp, peer->conn, hdr, hl, p->it->payload, q->op == GW_SEND ? p->it->plen : 0);
+	tp_send(B.tp, peer->conn, hdr, hl, p->it->payload,
+		q->op == GW_SEND && !probe ? p->it->plen : 0);
 	p->sent = now_ns();
 }
 
@@ -699,11 +714,28 @@ void gw_peer_up(uint32_t conn, uint64_t host, uint64_t incarnation)
 	p->heard = now;
 	if (!again)
 		return;
-	/* Rule 2: what it may have missed, at once. */
+	/* Rule 2: what it may have missed, at once, and whole (rule 10: a
+	 * restarted owner has none of it). */
 	for (unsigned b = 0; b < NBUCKET; b++)
 		for (struct pending *q = bucket[b]; q; q = q->next)
-			if (q->host == host)
+			if (q->host == host) {
+				q->held = false;
 				forward(q);
+			}
+}
+
+void gw_have(uint32_t conn, const struct wire *w)
+{
+	struct peer *from = peer_by_conn(conn);
+	struct pending *p = pending_find(w->client, w->id, NULL);
+	/* Rule 7: only from the owner, about a send of ours. */
+	if (!p || !from || from != peer_by_host(p->host) || p->it->req.op != GW_SEND ||
+	    w->op != GW_SEND)
+		return;
+	bool had = p->held;
+	p->held = w->value != 0;
+	if (had && !p->held)
+		forward(p);     /* it lost it: whole, now */
 }
 
 static void fail_request(struct pending *p, int rc)

@@ -151,7 +151,7 @@ int wire_decode(const void *buf, size_t len, struct wire *w)
 	w->arg = get64(b + 72);
 	w->value = get64(b + 80);
 	w->value2 = get64(b + 88);
-	if (w->kind < W_HELLO || w->kind > W_REP || w->desc_len > DIPC_SERIAL_MAX ||
+	if (w->kind < W_HELLO || w->kind > W_HAVE || w->desc_len > DIPC_SERIAL_MAX ||
 	    len != W_FIXED + (size_t)w->desc_len || w->op > GW_OP_MAX ||
 	    (w->kind == W_REQ && (w->op < GW_ATTACH || w->desc_len < 48)) ||
 	    w->rc > 0 || w->rc < GW_RC_MIN || w->timeout < DIPC_WAIT_FOREVER)
@@ -234,6 +234,12 @@ static void on_msg(void *arg, uint32_t conn, const void *hdr, size_t hlen, const
 		if (!in) {
 			gw_peer_up(conn, w.host, w.incarnation);
 			gw_reply(conn, &w, payload, plen);
+		}
+		break;
+	case W_HAVE:
+		if (!in) {
+			gw_peer_up(conn, w.host, w.incarnation);
+			gw_have(conn, &w);
 		}
 		break;
 	}

@@ -46,6 +46,15 @@
  *    records (state.c).  A message larger than the bridge carries
  *    (--max-message) is never taken: DIPC_EMSGSIZE, as for a small
  *    buffer.
+ *
+ * 6. A waiting send's payload crosses once.  A send that has to wait for
+ *    room (a worker does it) is confirmed to its gateway at once
+ *    (W_HAVE), and again whenever its request comes again; the gateway
+ *    then sends only probes (the request without its payload, W_PROBE)
+ *    to keep it alive and learn its fate.  A probe for a request this
+ *    bridge does not have (it restarted, or the worker ended and left a
+ *    record, which answers it) is never done: W_HAVE 0 asks for the
+ *    whole request.
  */
 #include "bridge.h"
 
@@ -203,6 +212,19 @@ static void answer(uint32_t conn, const struct wire *req, int rc, uint64_t value
 	unsigned char hdr[TP_HDR_MAX];
 	size_t hl = wire_encode(&w, hdr);
 	tp_send(B.tp, conn, hdr, hl, payload, plen);
+}
+
+/* Rule 6: say whether a send is here (being done), so that its gateway
+ * stops sending its payload again and again. */
+static void have(uint32_t conn, const struct wire *req, bool here)
+{
+	struct wire w = {
+		.kind = W_HAVE, .op = req->op, .host = B.host, .incarnation = B.incarnation,
+		.client = req->client, .id = req->id, .value = here,
+	};
+	unsigned char hdr[TP_HDR_MAX];
+	size_t hl = wire_encode(&w, hdr);
+	tp_send(B.tp, conn, hdr, hl, NULL, 0);
 }
 
 static void answer_held(uint32_t conn, const struct wire *req, struct held *h)
@@ -662,8 +684,10 @@ static void do_send(uint32_t conn, const struct wire *w, struct chan_ent *ce, co
 	state_unlock();
 	if (rc == DIPC_EFULL && w->timeout != DIPC_TRY_ONCE) {
 		rc = job_start(conn, w, ce, payload, plen);
-		if (rc == 0)
+		if (rc == 0) {
+			have(conn, w, true);
 			return;
+		}
 	}
 	answer(conn, w, rc, 0, 0, NULL, 0);
 }
@@ -768,8 +792,17 @@ void own_request(uint32_t conn, const struct wire *w, const void *payload, size_
 		j->conn = conn;
 	}
 	pthread_mutex_unlock(&jobs_lock);
-	if (j)
+	bool probe = w->op == GW_SEND && w->arg == W_PROBE;
+	if (j) {
+		if (w->op == GW_SEND)
+			have(conn, w, true);
 		return;
+	}
+	if (probe) {
+		/* Rule 6: a probe is never done; its sender sends it whole. */
+		have(conn, w, false);
+		return;
+	}
 	int rc;
 	struct chan_ent *ce = chan_get(w->desc, w->desc_len, &rc);
 	if (!ce) {

@@ -85,7 +85,7 @@ for h in $hosts; do
 		skip_all "cannot make mount and UTS namespaces here"
 done
 
-echo "1..34"
+echo "1..35"
 t=0
 ok() { t=$((t + 1)); echo "ok $t - $1"; }
 notok() { t=$((t + 1)); echo "not ok $t - $1"; }
@@ -350,6 +350,34 @@ check $? "poll for room on a remote channel ($r)"
 r=$(at A "$BH" poll "$work/chC.desc" 1 700)
 [ "$(word "$r" 2)" = -6 ] && [ "$(word "$r" 4)" -ge 400 ] && [ "$(word "$r" 4)" -lt 3000 ]
 check $? "poll for a message times out about when asked ($r)"
+
+# ---- sends waiting on a full remote channel -----------------------------------------------
+# Three 4 MiB sends without a timeout wait 4 s for room in a full channel
+# of host B, then a receiver there makes room: each is delivered once,
+# and its payload crossed the link once, not again with every resend.
+serve B chFull 10 1 64
+for i in $(seq 100); do [ -s "$work/chFull.desc" ] && break; sleep 0.1; done
+at A "$BH" send "$work/chFull.desc" 20 1 64 5000 bytes >"$work/full.fill"
+txbytes() { ip netns exec "${tag}A" cat /sys/class/net/eth0/statistics/tx_bytes; }
+tx0=$(txbytes)
+for k in 21 22 23; do
+	on A "$BH" send "$work/chFull.desc" $k 1 4194304 forever bytes >"$work/full.$k" 2>/dev/null &
+	eval "full_$k=$!"
+	pids="$pids $!"
+done
+sleep 4
+rm -f "$work/stop"
+touch "$work/stop"
+at B "$BH" recv "$work/chFull.desc" "$work/stop" 3000 bytes >"$work/full.r" 2>/dev/null &
+fullr=$!
+wait $full_21 $full_22 $full_23
+tx=$(( $(txbytes) - tx0 ))
+wait $fullr
+sent=$(cat "$work"/full.2? | grep -c '^ok 2[123] 0')
+got=$(grep -c '^got 2[0123] 0' "$work/full.r")
+grep -q "^ok 20 0" "$work/full.fill" && [ "$sent" = 3 ] && [ "$got" = 4 ] && [ $tx -lt $((20 << 20)) ]
+check $? "sends waiting 4 s on a full remote channel: delivered once each ($sent sent, $got received), their 12 MiB crossed the link about once ($((tx >> 20)) MiB sent)"
+kill $serve_chFull 2>/dev/null
 
 # ---- the gateway's bell ------------------------------------------------------------------
 # A neighbour that rings the bell with noise, many times over, while a

@@ -4,7 +4,7 @@
  *   bridge_helper serve POOL CUID CAPACITY BLOCK DESCFILE
  *       make a pool and a channel, write the channel's descriptor (hex)
  *       to DESCFILE, and keep them until SIGTERM
- *   bridge_helper send DESCFILE SENDER COUNT SIZES TIMEOUT_MS [MODE]
+ *   bridge_helper send DESCFILE SENDER COUNT SIZES TIMEOUT_MS|forever [MODE]
  *       attach the channel through the bridge and send COUNT messages of
  *       the sizes (comma-separated bytes, taken in turn); prints one line
  *       per message: "ok SENDER SEQ" or "unknown SENDER SEQ RC" (a send
@@ -179,7 +179,8 @@ static int do_send(char **av)
 			most = sizes[nsizes];
 		nsizes++;
 	}
-	int64_t timeout = strtoll(av[4], NULL, 0) * 1000000;
+	int64_t timeout = strcmp(av[4], "forever") == 0 ? DIPC_WAIT_FOREVER
+			  : strtoll(av[4], NULL, 0) * 1000000;
 	const char *mode = av[5] ? av[5] : "bytes";
 	unsigned char *buf = malloc(most);
 	dipc_sendh *h;
