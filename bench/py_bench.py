@@ -22,6 +22,13 @@ py-ceiling is not a transport: the same producer and consumer loops
 around one that does nothing (a C call of the same shape for each send and
 receive), each loop alone on one processor: the interpreter's own bound.
 
+A transport with a batch size (py-dipc-batch) runs the same loops with the
+calls grouped: the producer makes BATCH messages exactly as above (each
+written byte by byte) and hands them over in one call, the consumer checks
+every message of what one call returns exactly as above.  py-ceiling also
+measures those loops around a transport that does nothing (batch_per_s):
+the bound for batches.
+
 Prints one line "RESULT transport=... test=..." like the C programs; exits
 77 when the transport's package is not installed.
 """
@@ -48,6 +55,7 @@ class Transport:
 
     name = "?"
     about = ""
+    batch = 0   # > 0: send_many() and recv_many() instead of send() and recv()
 
     def __init__(self, size, tag=""):
         self.size = size
@@ -127,6 +135,43 @@ class DipcChannel(Transport):
     def teardown(self):
         self.ch.destroy()
         self.pool.destroy()
+
+
+def batch_for(size):
+    """Messages a call for a batch transport: 64, fewer for large messages
+    (at most 256 KiB a call), so that a batch stays in the caches as a
+    program sizing its batches would keep it."""
+    return max(1, min(64, (256 << 10) // size))
+
+
+class DipcBatch(DipcChannel):
+    name = "py-dipc-batch"
+    about = ("dragonipc.channels Channel, send_bytes_many / recv_bytes_many, 64 messages "
+             "(at most 256 KiB) a call (throughput only)")
+
+    def __init__(self, size, tag=""):
+        super().__init__(size, tag)
+        self.batch = batch_for(size)
+
+    def send_many(self, bufs):
+        self.h.send_bytes_many(bufs)
+
+    def recv_many(self):
+        return self.h.recv_bytes_many(self.batch)
+
+
+class DipcInto(DipcChannel):
+    name = "py-dipc-into"
+    about = ("dragonipc.channels Channel, send_bytes / recv_bytes_into one bytearray of the "
+             "message size, the consumer checking it in place")
+
+    def open_rx(self):
+        super().open_rx()
+        self.buf = bytearray(self.size)
+
+    def recv(self):
+        n = self.h.recv_bytes_into(self.buf)
+        return self.buf if n == self.size else bytes(self.buf[:n])
 
 
 class DipcMessage(DipcChannel):
@@ -444,7 +489,7 @@ class Iceoryx2(Transport):
                 getattr(self, k).delete()
 
 
-TRANSPORTS = [DipcChannel, DipcMessage, DipcSmipc, MpQueue, MpPipe, FasterFifo, PyZmq, DragonChannel,
+TRANSPORTS = [DipcChannel, DipcBatch, DipcInto, DipcMessage, DipcSmipc, MpQueue, MpPipe, FasterFifo, PyZmq, DragonChannel,
               Iceoryx2]
 
 
@@ -503,7 +548,7 @@ def consumer(t, size, ctl, duration, warmup, pats):
             raise SystemExit("got message %d, expected %d" % (seq, expect))
         # Read every other byte: compare the rest with the pattern (a
         # memcmp, so that the check does not bound large messages).
-        if not isinstance(d, bytes):
+        if not isinstance(d, (bytes, bytearray)):
             d = bytes(d)
         if not d.endswith(tails[pat_byte(seq)]):
             raise SystemExit("message %d is corrupt" % seq)
@@ -517,6 +562,73 @@ def consumer(t, size, ctl, duration, warmup, pats):
         elif t0 is not None and now - t0 >= duration:
             res = (count - n0, now - t0)
             ctl[0] = 1
+    t.close()
+    return res
+
+
+def producer_batch(t, size, ctl, pats):
+    """producer() with the sends grouped t.batch at a time."""
+    t.open_tx()
+    ctl[8] = 1
+    deadline = time.monotonic() + 60
+    while ctl[9] == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    t.ready()
+    seq = 0
+    k = t.batch
+    while ctl[0] == 0:
+        msgs = []
+        for _ in range(k):
+            b = bytearray(pats[pat_byte(seq)])   # writes every byte
+            HDR.pack_into(b, 0, seq)
+            msgs.append(b)
+            seq += 1
+        t.send_many(msgs)
+    b = bytearray(pats[0])
+    HDR.pack_into(b, 0, END)
+    t.send_many([b])
+    deadline = time.monotonic() + 60
+    while ctl[1] == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    t.close()
+
+
+def consumer_batch(t, size, ctl, duration, warmup, pats):
+    """consumer() over what each t.recv_many() returns (the clock read
+    after a call once 64 more messages have come, as consumer() reads it
+    every 64 messages)."""
+    tails = [memoryview(p)[8:] for p in pats]
+    expect = 0
+    start = time.perf_counter()
+    t0 = n0 = None
+    res = None
+    ended = False
+    seen = 0
+    while not ended:
+        for d in t.recv_many():
+            if len(d) != size:
+                raise SystemExit("received %d bytes, expected %d" % (len(d), size))
+            seq = HDR.unpack_from(d, 0)[0]
+            if seq == END:
+                ended = True
+                break
+            if seq != expect:
+                raise SystemExit("got message %d, expected %d" % (seq, expect))
+            if not isinstance(d, (bytes, bytearray)):
+                d = bytes(d)
+            if not d.endswith(tails[pat_byte(seq)]):
+                raise SystemExit("message %d is corrupt" % seq)
+            expect += 1
+        if res is not None or expect - seen < 64:
+            continue
+        seen = expect
+        now = time.perf_counter()
+        if t0 is None and now - start >= warmup:
+            t0, n0 = now, expect
+        elif t0 is not None and now - t0 >= duration:
+            res = (expect - n0, now - t0)
+            ctl[0] = 1
+    ctl[1] = 1
     t.close()
     return res
 
@@ -553,7 +665,7 @@ def pinger(ta, tb, size, duration, warmup, pats):
         d = tb.recv()
         if len(d) != size or HDR.unpack_from(d, 0)[0] != seq:
             raise SystemExit("round trip %d came back wrong" % seq)
-        if not isinstance(d, bytes):
+        if not isinstance(d, (bytes, bytearray)):
             d = bytes(d)
         if not d.endswith(tails[pat_byte(seq)]):
             raise SystemExit("round trip %d came back corrupt" % seq)
@@ -590,12 +702,21 @@ class Null(Transport):
         import itertools
         self.sink = len
         self.next = itertools.cycle(msgs).__next__
+        self.batch = batch_for(size)
+        groups = [msgs[i:i + self.batch] for i in range(0, len(msgs), self.batch)]
+        self.batch_next = itertools.cycle(groups).__next__
 
     def send(self, buf):
         self.sink(buf)
 
     def recv(self):
         return self.next()
+
+    def send_many(self, bufs):
+        self.sink(bufs)
+
+    def recv_many(self):
+        return self.batch_next()
 
 
 def ceiling(size, duration, pats):
@@ -634,7 +755,7 @@ def ceiling(size, duration, pats):
             seq = HDR.unpack_from(d, 0)[0]
             if seq != expect & 255:
                 raise SystemExit("seq")
-            if not isinstance(d, bytes):
+            if not isinstance(d, (bytes, bytearray)):
                 d = bytes(d)
             if not d.endswith(tails[pat_byte(seq)]):
                 raise SystemExit("corrupt")
@@ -642,7 +763,42 @@ def ceiling(size, duration, pats):
         if time.perf_counter() >= end:
             break
     cons = expect / (time.perf_counter() - t0)
-    return min(prod, cons), prod, cons
+    # The same two loops with the calls grouped (producer_batch(),
+    # consumer_batch()): the bound for a batch transport.
+    t0 = time.perf_counter()
+    end = t0 + duration / 2
+    seq = 0
+    k = t.batch
+    send_many = t.send_many
+    while True:
+        msgs = []
+        for _ in range(k):
+            b = bytearray(pats[pat_byte(seq)])
+            HDR.pack_into(b, 0, seq)
+            msgs.append(b)
+            seq += 1
+        send_many(msgs)
+        if time.perf_counter() >= end:
+            break
+    bprod = seq / (time.perf_counter() - t0)
+    expect, t0 = 0, time.perf_counter()
+    end = t0 + duration / 2
+    while True:
+        for d in t.recv_many():
+            if len(d) != size:
+                raise SystemExit("size")
+            seq = HDR.unpack_from(d, 0)[0]
+            if seq != expect & 255:
+                raise SystemExit("seq")
+            if not isinstance(d, (bytes, bytearray)):
+                d = bytes(d)
+            if not d.endswith(tails[pat_byte(seq)]):
+                raise SystemExit("corrupt")
+            expect += 1
+        if time.perf_counter() >= end:
+            break
+    bcons = expect / (time.perf_counter() - t0)
+    return min(prod, cons), prod, cons, min(bprod, bcons), bprod, bcons
 
 
 def pick_cpus(spec):
@@ -676,14 +832,18 @@ def main():
     if a.transport == Null.name:
         if a.test != "pythr":
             ap.error("py-ceiling is a throughput bound")
-        mps, prod, cons = ceiling(a.size, a.duration, pats)
+        mps, prod, cons, bmps, bprod, bcons = ceiling(a.size, a.duration, pats)
         print("RESULT transport=py-ceiling test=pythr wait=default size=%d nprod=1 iters=0 "
               "seconds=%.4f lat_ns=0.0 msgs_per_s=%.1f bytes_per_s=%.1f prod_per_s=%.1f "
-              "cons_per_s=%.1f cpus=free" % (a.size, a.duration, mps, mps * a.size, prod, cons))
+              "cons_per_s=%.1f batch_per_s=%.1f batch_prod_per_s=%.1f batch_cons_per_s=%.1f "
+              "cpus=free" % (a.size, a.duration, mps, mps * a.size, prod, cons, bmps, bprod, bcons))
         return 0
     T = next((T for T in TRANSPORTS if T.name == a.transport), None)
     if T is None:
         ap.error("unknown transport")
+    if T is DipcBatch and a.test != "pythr":
+        print("bench: %s: batches are measured for throughput only" % T.name, file=sys.stderr)
+        return SKIP
     warmup = a.warmup if a.warmup is not None else min(0.2, a.duration / 5)
     try:
         if a.test == "pythr":
@@ -706,7 +866,7 @@ def main():
         try:
             pin(cpus[1])
             if a.test == "pythr":
-                producer(ts[0], a.size, ctl, pats)
+                (producer_batch if ts[0].batch else producer)(ts[0], a.size, ctl, pats)
             else:
                 echo(ts[0], ts[1])
         except BaseException as e:  # report, never fall back into the parent's code
@@ -722,7 +882,8 @@ def main():
         if a.test == "pythr":
             ts[0].open_rx()
             ctl[9] = 1
-            res = consumer(ts[0], a.size, ctl, a.duration, warmup, pats)
+            res = (consumer_batch if ts[0].batch else consumer)(ts[0], a.size, ctl, a.duration,
+                                                               warmup, pats)
         else:
             res = pinger(ts[0], ts[1], a.size, a.duration, warmup, pats)
         ok = True

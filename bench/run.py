@@ -389,7 +389,8 @@ def run_python(args, runner):
             runner.run((name, "pythr", "default", s),
                        [py, script, "--transport", name, "--size", str(s),
                         "--duration", str(args.duration)], env=env)
-        if name != "py-ceiling":
+        # The ceiling and batches are throughput figures only.
+        if name not in ("py-ceiling", "py-dipc-batch"):
             runner.run((name, "pyrtt", "default", 64),
                        [py, script, "--transport", name, "--test", "pyrtt", "--size", "64",
                         "--duration", str(args.duration)], env=env)
@@ -598,6 +599,30 @@ def targets(runner, sizes):
                     % (fmt_rate(a), fmt_rate(c), 1e9 / a, 1e9 / c),
                     "%.2f x the ceiling; the transport's share %+.0f ns, %.0f%%"
                     % (a / c, extra, 100 * extra * a / 1e9), "measured"))
+    else:
+        add(name, "-", None, False, "not measured")
+
+    # Python batches: send_bytes_many / recv_bytes_many, 64 a call, against
+    # the single calls' ceiling (what grouping the calls gains beyond any
+    # transport called once a message), and the extension's share over
+    # the same loops grouped around a transport that does nothing.
+    b = m(("py-dipc-batch", "pythr", "default", 64), "msgs_per_s")
+    cb = m(("py-ceiling", "pythr", "default", 64), "batch_per_s")
+    name = "Python 64 B in batches of 64: against the single-call ceiling, and the extension's share"
+    if b and c and cb:
+        extra = 1e9 / b - 1e9 / cb
+        res.append((name, "%s/s vs single calls %s/s, ceiling %s/s, batch ceiling %s/s"
+                    % (fmt_rate(b), fmt_rate(a) if a else "-", fmt_rate(c), fmt_rate(cb)),
+                    "%.2f x the single-call ceiling; over the batch ceiling %+.0f ns per "
+                    "message, %.0f%%" % (b / c, extra, 100 * extra * b / 1e9), "measured"))
+    else:
+        add(name, "-", None, False, "not measured")
+    a = m(("py-dipc-channel", "pythr", "default", MiB), "bytes_per_s")
+    b = m(("py-dipc-into", "pythr", "default", MiB), "bytes_per_s")
+    r = ratio(b, a)
+    name = "Python 1 MiB recv_bytes_into (one buffer) against recv_bytes"
+    if r:
+        res.append((name, "%s vs %s" % (fmt_bytes(b), fmt_bytes(a)), "%.2f x" % r, "measured"))
     else:
         add(name, "-", None, False, "not measured")
 

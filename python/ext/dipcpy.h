@@ -61,6 +61,11 @@ PyObject *dipy_size_overflow(const char *fmt, ...);
  * bits: ChannelOverflowError, a ChannelValueError and an OverflowError. */
 PyObject *dipy_channel_overflow(const char *fmt, ...);
 
+/* Give the exception being raised an int attribute name = value (a batch
+ * call says how far it got).  If that cannot be done, the exception is
+ * raised as it was. */
+void dipy_exc_set_int(const char *name, Py_ssize_t value);
+
 /* ---- integer arguments (module.c) ----------------------------------------- */
 
 /* An integer argument in [lo, hi]: TypeError if obj is not an int,

@@ -577,6 +577,111 @@ out:
 	return result;
 }
 
+/*
+ * send_bytes_many: a send_bytes for each payload of an iterable, in order,
+ * in one call.  Every payload is checked (and its buffer held, so that no
+ * other thread can resize it during a wait) before the first is sent: bad
+ * input raises with nothing sent.  The timeout is for the whole call: each
+ * payload is tried once with the GIL held, and only one that finds no room
+ * waits, in send_copy, for what is left of the time.  Once that time is
+ * spent, a payload that finds room still goes, and the first that does not
+ * ends the call with ChannelSendTimeout.  The first failure ends the call:
+ * the payloads before it are in the channel, it and those after it were
+ * not sent, and the exception (whatever it is, a KeyboardInterrupt from a
+ * wait included) carries their number as `sent`.
+ */
+static PyObject *sendh_send_bytes_many(SendHObject *self, PyObject *const *args, Py_ssize_t nargs,
+				       PyObject *kwnames)
+{
+	static const char *const kwlist[] = { "msgs", "blocking", "timeout" };
+	PyObject *a[3] = { NULL, NULL, NULL };
+	if (dipy_parse("send_bytes_many", args, nargs, kwnames, kwlist, 3, 1, a) < 0)
+		return NULL;
+	if (sendh_ready(self) < 0)
+		return NULL;
+	int64_t t;
+	if (dipy_handle_timeout(a[1], a[2], send_sentinel, self->def_timeout, &t) < 0)
+		return NULL;
+	/* bytes is an iterable of ints, str one of str: either is a mistake
+	 * for a list holding one payload. */
+	if (PyObject_CheckBuffer(a[0]) || PyUnicode_Check(a[0])) {
+		PyErr_Format(PyExc_TypeError,
+			     "msgs must be an iterable of bytes-like objects, not a single %.100s "
+			     "(send_bytes() sends one)", Py_TYPE(a[0])->tp_name);
+		return NULL;
+	}
+	/* A tuple of our own: the caller's list may change under us. */
+	PyObject *seq = PySequence_Tuple(a[0]);
+	if (!seq) {
+		if (PyErr_ExceptionMatches(PyExc_TypeError) && !Py_TYPE(a[0])->tp_iter &&
+		    !PySequence_Check(a[0])) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError,
+				     "msgs must be an iterable of bytes-like objects, not %.100s",
+				     Py_TYPE(a[0])->tp_name);
+		}
+		return NULL;
+	}
+	Py_ssize_t n = PyTuple_GET_SIZE(seq), held = 0, sent = 0;
+	PyObject *result = NULL;
+	Py_buffer *bufs = PyMem_New(Py_buffer, n > 0 ? n : 1);
+	if (!bufs) {
+		PyErr_NoMemory();
+		goto out;
+	}
+	for (; held < n; held++) {
+		PyObject *item = PyTuple_GET_ITEM(seq, held);
+		if (PyObject_GetBuffer(item, &bufs[held], PyBUF_SIMPLE) < 0) {
+			if (PyErr_ExceptionMatches(PyExc_TypeError) ||
+			    PyErr_ExceptionMatches(PyExc_BufferError)) {
+				PyErr_Clear();
+				PyErr_Format(PyExc_TypeError,
+					     "msgs[%zd] must be a contiguous bytes-like object, not %.100s "
+					     "(nothing was sent)", held, Py_TYPE(item)->tp_name);
+			}
+			goto out;
+		}
+	}
+	int64_t start = t > 0 ? dipy_now_ns() : 0;
+	size_t block = (size_t)self->ch->block_size;
+	int rc = 0;
+	for (; sent < n; sent++) {
+		const void *p = bufs[sent].buf;
+		size_t len = (size_t)bufs[sent].len;
+		if (__builtin_expect(len <= block, 1)) {
+			/* The common case: room in the channel, no clock read. */
+			rc = dipc_sendh_send_bytes(self->h, p, len, DIPC_TRY_ONCE);
+			if (__builtin_expect(rc == 0, 1))
+				continue;
+			if ((rc != DIPC_EFULL && rc != DIPC_ENOSPC) || t == DIPC_TRY_ONCE)
+				break;
+		}
+		rc = send_copy(self, p, len, time_left(t, start));
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0) {
+		/* A payload tried once because the call's time was spent. */
+		if (t != DIPC_TRY_ONCE && (rc == DIPC_EFULL || rc == DIPC_ENOSPC))
+			rc = DIPC_ETIMEDOUT;
+		/* Python's formatting: MinGW's printf may not know %zd. */
+		PyObject *what = rc == DIPY_EINTR ? NULL :
+			PyUnicode_FromFormat("could not send msgs[%zd] (%zd of %zd sent)", sent, sent, n);
+		if (what || rc == DIPY_EINTR)
+			dipy_raise(DIPY_CTX_SEND, rc, what ? PyUnicode_AsUTF8(what) : "");
+		Py_XDECREF(what);
+		dipy_exc_set_int("sent", sent);
+		goto out;
+	}
+	result = PyLong_FromSsize_t(n);
+out:
+	for (Py_ssize_t i = 0; i < held; i++)
+		PyBuffer_Release(&bufs[i]);
+	PyMem_Free(bufs);
+	Py_DECREF(seq);
+	return result;
+}
+
 static PyObject *sendh_get_open(SendHObject *self, void *closure)
 {
 	(void)closure;
@@ -627,6 +732,23 @@ static PyMethodDef sendh_methods[] = {
 	  "larger than the channel's block travels in an allocation from the\n"
 	  "channel's pool: a blocking send waits for room there too, within the\n"
 	  "same timeout, and copies the payload once however long it waits." },
+	{ "send_bytes_many", (PyCFunction)(void (*)(void))sendh_send_bytes_many,
+	  METH_FASTCALL | METH_KEYWORDS,
+	  "send_bytes_many(msgs, blocking=True, timeout=USE_CHANNEL_SENDH_DEFAULT) -> int\n\n"
+	  "Send a copy of each bytes-like object of the iterable msgs, in order, as\n"
+	  "one message each, and return how many were sent (all of them).  Each is\n"
+	  "sent as send_bytes() sends it, in one call: the per-message work is done\n"
+	  "in C.  blocking and timeout as for send(), the timeout counting for the\n"
+	  "whole call: a message that finds the channel full waits for what is left\n"
+	  "of it.\n\n"
+	  "Every item is checked before anything is sent: one that is not a\n"
+	  "contiguous bytes-like object raises TypeError, and nothing is sent.\n"
+	  "The first message that cannot be sent ends the call with the exception\n"
+	  "send_bytes() raises for it (ChannelFull when tried once,\n"
+	  "ChannelSendTimeout, ChannelDestroyed, ...; also KeyboardInterrupt in a\n"
+	  "wait), whose attribute sent says how many messages, from the first,\n"
+	  "are in the channel: msgs[sent] is the one that failed, and none after\n"
+	  "it was tried.  No message is sent twice or skipped." },
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -838,32 +960,36 @@ static PyObject *recvh_recv(RecvHObject *self, PyObject *const *args, Py_ssize_t
 #define RECV_SMALL 1024
 #endif
 
-static PyObject *recvh_recv_bytes(RecvHObject *self, PyObject *const *args, Py_ssize_t nargs,
-				  PyObject *kwnames)
+/* The next payload as a new bytes object, waiting as t says.  NULL when
+ * there is none: *rc is then the library's code, or 0 when Python could
+ * not make the object (an exception is set); *taken says whether the
+ * payload had left the channel by then, which happens only to a payload
+ * of at most RECV_SMALL bytes (its bytes object is made after it is
+ * taken; a larger one's before). */
+static inline __attribute__((always_inline)) PyObject *recv_bytes_obj(RecvHObject *self,
+								       int64_t t, int *rcp,
+								       int *taken)
 {
-	static const char *const kwlist[] = { "blocking", "timeout" };
-	PyObject *a[2] = { NULL, NULL };
-	if (dipy_parse("recv_bytes", args, nargs, kwnames, kwlist, 2, 0, a) < 0)
-		return NULL;
-	if (recvh_ready(self) < 0)
-		return NULL;
-	int64_t t;
-	if (dipy_handle_timeout(a[0], a[1], recv_sentinel, self->def_timeout, &t) < 0)
-		return NULL;
 	char small[RECV_SMALL > 0 ? RECV_SMALL : 1];
 	struct recv_op op = { .h = self->h, .buf = small, .cap = RECV_SMALL };
-	int64_t start = dipy_now_ns();
+	int64_t start = t > 0 ? dipy_now_ns() : 0;   /* only a timeout needs it */
 	PyObject *big = NULL;
+	*taken = 0;
 	int rc = dipy_wait_stop(recv_bytes_once, &op, t, DIPC_EEMPTY, handle_shut, &self->is_open);
-	if (rc == 0)
+	if (rc == 0) {
+		*taken = 1;
+		*rcp = 0;
 		return PyBytes_FromStringAndSize(small, (Py_ssize_t)op.len);
+	}
 	while (rc == DIPC_EMSGSIZE) {
 		/* Still in the channel: receive it into a bytes object of
 		 * its size.  Another receiver may take it first, and the next
 		 * one be larger (resize, again) or smaller (shrink below). */
+		*rcp = 0;
 		if (op.len > (size_t)PY_SSIZE_T_MAX - sizeof(PyBytesObject)) {
 			Py_XDECREF(big);
-			return PyErr_NoMemory();
+			PyErr_NoMemory();
+			return NULL;
 		}
 		Py_ssize_t need = (Py_ssize_t)op.len;
 		if (!big)
@@ -877,13 +1003,153 @@ static PyObject *recvh_recv_bytes(RecvHObject *self, PyObject *const *args, Py_s
 		rc = dipy_wait_stop(recv_bytes_once, &op, time_left(t, start), DIPC_EEMPTY,
 				    handle_shut, &self->is_open);
 	}
+	*rcp = rc;
 	if (rc < 0) {
 		Py_XDECREF(big);
-		return dipy_raise(DIPY_CTX_RECV, rc, "could not receive");
+		return NULL;
 	}
+	*taken = 1;
+	*rcp = 0;
 	if (op.len != op.cap && _PyBytes_Resize(&big, (Py_ssize_t)op.len) < 0)
 		return NULL;
 	return big;
+}
+
+static PyObject *recvh_recv_bytes(RecvHObject *self, PyObject *const *args, Py_ssize_t nargs,
+				  PyObject *kwnames)
+{
+	static const char *const kwlist[] = { "blocking", "timeout" };
+	PyObject *a[2] = { NULL, NULL };
+	if (dipy_parse("recv_bytes", args, nargs, kwnames, kwlist, 2, 0, a) < 0)
+		return NULL;
+	if (recvh_ready(self) < 0)
+		return NULL;
+	int64_t t;
+	if (dipy_handle_timeout(a[0], a[1], recv_sentinel, self->def_timeout, &t) < 0)
+		return NULL;
+	int rc, taken;
+	PyObject *r = recv_bytes_obj(self, t, &rc, &taken);
+	if (!r && rc < 0)
+		return dipy_raise(DIPY_CTX_RECV, rc, "could not receive");
+	return r;
+}
+
+/*
+ * recv_bytes_many: the first payload as recv_bytes takes it (waiting as
+ * told), then those that are in the channel now, each tried once with the
+ * GIL held, up to max_count in all.  "Now" is the channel's count after the
+ * first was taken: so a call takes at most the channel's capacity plus one
+ * and ends even while a sender keeps the channel full, and the list is
+ * made at once at that size (no growing, which could fail with payloads
+ * already taken).  Only the first receive raises: once a payload is taken,
+ * a failure (the channel empty or destroyed, no memory for the next
+ * payload's bytes object) ends the call with what it has, so that nothing
+ * taken is dropped; a lasting failure is raised by the next call.  The one
+ * loss is recv_bytes' own: a small payload taken whose bytes object Python
+ * cannot make (MemoryError, raised, the list with it).
+ */
+static PyObject *recvh_recv_bytes_many(RecvHObject *self, PyObject *const *args, Py_ssize_t nargs,
+				       PyObject *kwnames)
+{
+	static const char *const kwlist[] = { "max_count", "blocking", "timeout" };
+	PyObject *a[3] = { NULL, NULL, NULL };
+	if (dipy_parse("recv_bytes_many", args, nargs, kwnames, kwlist, 3, 1, a) < 0)
+		return NULL;
+	if (recvh_ready(self) < 0)
+		return NULL;
+	long long max;
+	if (dipy_int_arg(a[0], "max_count", 1, PY_SSIZE_T_MAX, &max) < 0)
+		return NULL;
+	int64_t t;
+	if (dipy_handle_timeout(a[1], a[2], recv_sentinel, self->def_timeout, &t) < 0)
+		return NULL;
+	int rc, taken;
+	PyObject *first = recv_bytes_obj(self, t, &rc, &taken);
+	if (!first)
+		return rc < 0 ? dipy_raise(DIPY_CTX_RECV, rc, "could not receive") : NULL;
+	Py_ssize_t more = 0;
+	if (max > 1) {
+		int now = dipc_channel_count(self->ch->ch);
+		if (now > 0)
+			more = (long long)now < max - 1 ? (Py_ssize_t)now : (Py_ssize_t)(max - 1);
+	}
+	PyObject *list = PyList_New(1 + more);
+	if (!list) {
+		Py_DECREF(first);
+		return NULL;
+	}
+	PyList_SET_ITEM(list, 0, first);
+	Py_ssize_t got = 1;
+	while (got <= more) {
+		PyObject *o = recv_bytes_obj(self, DIPC_TRY_ONCE, &rc, &taken);
+		if (!o) {
+			if (rc == 0 && taken) {   /* a payload lost, as recv_bytes would */
+				Py_SET_SIZE(list, got);
+				Py_DECREF(list);
+				return NULL;
+			}
+			PyErr_Clear();   /* nothing taken: left for the next call */
+			break;
+		}
+		PyList_SET_ITEM(list, got, o);
+		got++;
+	}
+	/* The slots past got were never filled: the list ends there. */
+	Py_SET_SIZE(list, got);
+	return list;
+}
+
+/*
+ * recv_bytes_into: the payload straight into the caller's buffer, one copy
+ * and no object made.  The buffer is held (it cannot be resized) through
+ * the wait.  A payload longer than the buffer is left in the channel
+ * (DIPC_EMSGSIZE takes nothing), and the exception says its length.
+ */
+static PyObject *recvh_recv_bytes_into(RecvHObject *self, PyObject *const *args, Py_ssize_t nargs,
+				       PyObject *kwnames)
+{
+	static const char *const kwlist[] = { "buffer", "blocking", "timeout" };
+	PyObject *a[3] = { NULL, NULL, NULL };
+	if (dipy_parse("recv_bytes_into", args, nargs, kwnames, kwlist, 3, 1, a) < 0)
+		return NULL;
+	if (recvh_ready(self) < 0)
+		return NULL;
+	int64_t t;
+	if (dipy_handle_timeout(a[1], a[2], recv_sentinel, self->def_timeout, &t) < 0)
+		return NULL;
+	Py_buffer buf;
+	if (PyObject_GetBuffer(a[0], &buf, PyBUF_WRITABLE) < 0) {
+		if (PyErr_ExceptionMatches(PyExc_TypeError) || PyErr_ExceptionMatches(PyExc_BufferError)) {
+			PyObject *type, *exc, *tb;
+			PyErr_Fetch(&type, &exc, &tb);
+			PyErr_NormalizeException(&type, &exc, &tb);
+			PyErr_Format(PyExc_TypeError,
+				     "buffer must be a writable contiguous bytes-like object "
+				     "(a bytearray, a memoryview of one, ...), not %.100s: %S",
+				     Py_TYPE(a[0])->tp_name, exc ? exc : Py_None);
+			Py_XDECREF(type);
+			Py_XDECREF(exc);
+			Py_XDECREF(tb);
+		}
+		return NULL;
+	}
+	struct recv_op op = { .h = self->h, .buf = buf.buf, .cap = (size_t)buf.len };
+	int rc = dipy_wait_stop(recv_bytes_once, &op, t, DIPC_EEMPTY, handle_shut, &self->is_open);
+	PyBuffer_Release(&buf);
+	if (rc == DIPC_EMSGSIZE) {
+		PyObject *what = PyUnicode_FromFormat(
+			"the next message (%zu bytes) is longer than the buffer (%zu bytes) "
+			"and stays in the channel", op.len, op.cap);
+		if (!what)
+			return NULL;
+		dipy_raise(DIPY_CTX_RECV, rc, PyUnicode_AsUTF8(what));
+		Py_DECREF(what);
+		dipy_exc_set_int("msg_len", (Py_ssize_t)op.len);
+		return NULL;
+	}
+	if (rc < 0)
+		return dipy_raise(DIPY_CTX_RECV, rc, "could not receive");
+	return PyLong_FromSize_t(op.len);
 }
 
 static PyObject *recvh_get_open(RecvHObject *self, void *closure)
@@ -928,6 +1194,36 @@ static PyMethodDef recvh_methods[] = {
 	  "recv_bytes(blocking=True, timeout=USE_CHANNEL_RECVH_DEFAULT) -> bytes\n\n"
 	  "Receive the next payload as a bytes object.  Timeouts and errors as for\n"
 	  "recv()." },
+	{ "recv_bytes_many", (PyCFunction)(void (*)(void))recvh_recv_bytes_many,
+	  METH_FASTCALL | METH_KEYWORDS,
+	  "recv_bytes_many(max_count, blocking=True, timeout=USE_CHANNEL_RECVH_DEFAULT)\n"
+	  "    -> list of bytes\n\n"
+	  "Receive up to max_count payloads, in order, as a list of bytes objects,\n"
+	  "in one call: the per-message work is done in C.  The first is received\n"
+	  "as recv_bytes() receives it (blocking, timeout and errors the same: with\n"
+	  "none to take, ChannelEmpty or ChannelRecvTimeout); then, without\n"
+	  "waiting, those the channel holds once the first is taken, up to\n"
+	  "max_count in all.  The list is never empty.  Once a payload is taken\n"
+	  "the call raises nothing (MemoryError aside): a failure on a later one\n"
+	  "(another receiver took it, the channel was destroyed) ends the list,\n"
+	  "and a failure that lasts is raised by the next call.\n\n"
+	  "max_count is an int from 1 up; anything else raises TypeError or\n"
+	  "ValueError before anything is received.  A large max_count costs\n"
+	  "nothing: the list is as long as what there was to take." },
+	{ "recv_bytes_into", (PyCFunction)(void (*)(void))recvh_recv_bytes_into,
+	  METH_FASTCALL | METH_KEYWORDS,
+	  "recv_bytes_into(buffer, blocking=True, timeout=USE_CHANNEL_RECVH_DEFAULT) -> int\n\n"
+	  "Receive the next payload into buffer, a writable contiguous bytes-like\n"
+	  "object (a bytearray, a memoryview of one or a slice of it, an array, a\n"
+	  "Message's bytes_memview(), ...), from its start, and return the\n"
+	  "payload's length; the bytes after it are left as they were.  One copy,\n"
+	  "no object made.  Timeouts and errors as for recv(); a read-only or\n"
+	  "non-contiguous buffer raises TypeError.\n\n"
+	  "A payload longer than the buffer is not taken: it stays at the head of\n"
+	  "the channel and ChannelRecvError is raised (lib_err DIPC_EMSGSIZE), whose\n"
+	  "attribute msg_len is the payload's length, so that a larger buffer can\n"
+	  "take it.  After any failure the buffer's bytes may have been\n"
+	  "overwritten." },
 	{ NULL, NULL, 0, NULL },
 };
 

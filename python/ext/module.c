@@ -316,6 +316,20 @@ PyObject *dipy_channel_overflow(const char *fmt, ...)
 	return NULL;
 }
 
+void dipy_exc_set_int(const char *name, Py_ssize_t value)
+{
+	PyObject *type, *exc, *tb;
+	PyErr_Fetch(&type, &exc, &tb);
+	if (!type)
+		return;
+	PyErr_NormalizeException(&type, &exc, &tb);
+	PyObject *v = PyLong_FromSsize_t(value);
+	if (!v || !exc || PyObject_SetAttrString(exc, name, v) < 0)
+		PyErr_Clear();
+	Py_XDECREF(v);
+	PyErr_Restore(type, exc, tb);
+}
+
 /* ---- time and waiting -------------------------------------------------------- */
 
 int64_t dipy_now_ns(void)
