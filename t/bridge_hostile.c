@@ -19,6 +19,10 @@
  *       wire headers, a descriptor of another host, a channel of the
  *       gateway pool, a flood of spellings of one descriptor, a receive
  *       of a message larger than the bridge carries.
+ *   bridge_hostile impostor ENDPOINT KEYFILE HOSTHEX SECONDS
+ *       a peer holding the shared key that a bridge dials: it says it
+ *       serves host HOSTHEX (another bridge's), answers every request
+ *       it gets with success, and after SECONDS prints how many it got.
  *
  * The layouts (lib/gateway.h, the wire in bridge/main.c, the state
  * segment's header in bridge/state.c) are written out here on purpose:
@@ -609,6 +613,77 @@ static int wire_attack(const char *endpoint, const char *server_key, const char 
 	return failures ? 1 : 0;
 }
 
+/* ---- a peer that claims another's host ------------------------------------------ */
+
+static int impostor(const char *endpoint, const char *keyfile, const char *hosthex, int secs)
+{
+	uint64_t host = strtoull(hosthex, NULL, 16);
+	void *ctx = zmq_ctx_new();
+	void *s = zmq_socket(ctx, ZMQ_ROUTER);
+	int zero = 0, one = 1;
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	char pub[41] = "", sec[41] = "", line[256];
+	FILE *f = fopen(keyfile, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "public %40s", pub) != 1)
+			sscanf(line, "secret %40s", sec);
+	if (f)
+		fclose(f);
+	if (zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
+	    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 41) || zmq_bind(s, endpoint)) {
+		printf("impostor: cannot listen on %s\n", endpoint);
+		return 2;
+	}
+	unsigned long requests = 0, hellos = 0;
+	uint64_t end = ms_now() + (uint64_t)secs * 1000;
+	while (ms_now() < end) {
+		zmq_pollitem_t it = { .socket = s, .events = ZMQ_POLLIN };
+		if (zmq_poll(&it, 1, 100) <= 0)
+			continue;
+		zmq_msg_t part[3];
+		int n = 0, more = 1;
+		while (more) {
+			zmq_msg_t tmp;
+			zmq_msg_t *m = n < 3 ? &part[n] : &tmp;
+			zmq_msg_init(m);
+			if (zmq_msg_recv(m, s, 0) < 0)
+				break;
+			more = zmq_msg_more(m);
+			if (m == &tmp)
+				zmq_msg_close(&tmp);
+			n++;
+		}
+		if (n >= 2 && zmq_msg_size(&part[1]) >= 96) {
+			const unsigned char *b = zmq_msg_data(&part[1]);
+			int kind = (int)get(b + 6, 2);
+			unsigned char h[96];
+			if (kind == K_HELLO || kind == K_PING) {
+				hellos++;
+				wire(h, kind == K_HELLO ? K_HELLO_ACK : K_PONG, 0, 0, NULL, 0, 0);
+			} else if (kind == K_REQ) {
+				/* Claim it was done: what a thief would say. */
+				requests++;
+				wire(h, K_REP, (int)get(b + 24, 2), get(b + 48, 8), NULL, 0, 0);
+				put(h + 40, get(b + 40, 8), 8);
+			} else {
+				kind = 0;
+			}
+			if (kind) {
+				put(h + 8, host, 8);
+				zmq_send(s, zmq_msg_data(&part[0]), zmq_msg_size(&part[0]), ZMQ_SNDMORE);
+				zmq_send(s, h, 96, ZMQ_SNDMORE);
+				zmq_send(s, "", 0, 0);
+			}
+		}
+		for (int i = 0; i < (n < 3 ? n : 3); i++)
+			zmq_msg_close(&part[i]);
+	}
+	printf("impostor: %lu hellos and pings, %lu requests\n", hellos, requests);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -618,6 +693,8 @@ int main(int argc, char **argv)
 		return flood(argv[2], atoi(argv[3]));
 	if (argc == 6 && strcmp(argv[1], "wire") == 0)
 		return wire_attack(argv[2], argv[3], argv[4], atoi(argv[5]));
+	if (argc == 6 && strcmp(argv[1], "impostor") == 0)
+		return impostor(argv[2], argv[3], argv[4], atoi(argv[5]));
 	fprintf(stderr, "usage: see the comment at the top of t/bridge_hostile.c\n");
 	return 2;
 }

@@ -93,11 +93,13 @@ at() ( h=$1; shift; exec timeout 120 nsenter -t "$(cat "$work/ns$h.pid")" -m -u 
 
 "$BR" --keygen "$work/key" >"$work/pub" || exit 1
 pub=$(cat "$work/pub")
-start_bridge() {   # host, its port, the other's port
-	on "$1" "$BR" --allow-root -k "$work/key" -l "tcp://127.0.0.1:$2" \
-		-p "tcp://127.0.0.1:$3" --max-message 1048576 --peer-timeout 6 \
-		>>"$work/bridge$1.log" 2>&1 &
-	echo $! >"$work/bridge$1.pid"
+start_bridge() {   # host, its port, the other's port [more options]
+	h=$1 port=$2 other=$3
+	shift 3
+	on "$h" "$BR" --allow-root -k "$work/key" -l "tcp://127.0.0.1:$port" "$@" \
+		-p "tcp://127.0.0.1:$other" --max-message 1048576 --peer-timeout 6 \
+		>>"$work/bridge$h.log" 2>&1 &
+	echo $! >"$work/bridge$h.pid"
 	pids="$pids $!"
 }
 start_bridge A 7811 7812
@@ -148,6 +150,27 @@ fi
 at B "$HOSTILE" wire tcp://127.0.0.1:7812 "$pub" "$work/key" "$(cat "$work/bridgeB.pid")" \
 	>"$work/wire.out" 2>"$work/wire.err"
 tap 10 <"$work/wire.out"
+
+# ---- a peer that claims another's host ---------------------------------------------
+# Bridge A is started again with a third peer, listed before B, which
+# comes up after B is known and says it serves B's host (it holds the
+# shared key): A must keep sending B's requests to B, and the impostor
+# must get none.
+kill "$(cat "$work/bridgeA.pid")"
+for i in $(seq 50); do kill -0 "$(cat "$work/bridgeA.pid")" 2>/dev/null || break; sleep 0.1; done
+: >"$work/bridgeA.log"
+start_bridge A 7811 7812 -p tcp://127.0.0.1:7813
+for i in $(seq 100); do grep -q "7812 is host" "$work/bridgeA.log" && break; sleep 0.1; done
+hostB=$(grep "7812 is host" "$work/bridgeA.log" | awk '{ print $NF }' | tail -n 1)
+at B "$HOSTILE" impostor tcp://127.0.0.1:7813 "$work/key" "${hostB:-0}" 8 >"$work/imp.out" &
+imp=$!
+pids="$pids $imp"
+for i in $(seq 100); do grep -q "7813 claims host $hostB" "$work/bridgeA.log" && break; sleep 0.1; done
+r=$(at A "$BH" send "$work/chB.desc" 11 3 64 5000 bytes | grep -c '^ok 11')
+wait $imp
+claimed=$(grep -c "7813 claims host $hostB, served by tcp://127.0.0.1:7812: ignored" "$work/bridgeA.log")
+[ -n "$hostB" ] && [ "$claimed" -ge 1 ] && [ "$r" = 3 ] && grep -q "[1-9][0-9]* hellos and pings, 0 requests" "$work/imp.out"
+check $? "a peer claiming another bridge's host is ignored and gets none of its requests ($r of 3 sent; $(cat "$work/imp.out"); claim logged $claimed times)"
 
 # ---- afterwards ---------------------------------------------------------------------
 kill -0 "$(cat "$work/bridgeA.pid")" 2>/dev/null && kill -0 "$(cat "$work/bridgeB.pid")" 2>/dev/null
