@@ -54,8 +54,10 @@
  *
  * 8. A host id has one server.  The first live peer that says it serves
  *    a host keeps it; another peer's claim to it (or to this host's id)
- *    is logged and ignored until that peer is found dead, so a peer
- *    cannot take the requests meant for another.
+ *    is logged once and ignored until that peer is found dead, so a peer
+ *    cannot take the requests meant for another.  A peer whose claim is
+ *    ignored has answered: it serves nothing, and a request for a host
+ *    nobody serves is DIPC_EFOREIGN at once (rule 2) all the same.
  *
  * 9. A request wakes the network thread itself.  The gateway has a bell
  *    (gateway.h): a datagram socket of this user, 0600, that a process
@@ -110,6 +112,7 @@ struct peer {
 	uint64_t host, incarnation;
 	uint64_t heard, pinged;
 	bool known, dead;
+	uint64_t refused;       /* rule 8: the host it claims that we ignore (0: none) */
 };
 
 struct pending {
@@ -455,8 +458,10 @@ static struct peer *peer_by_host(uint64_t host)
 
 static bool all_known(void)
 {
+	/* A peer whose claim is ignored (rule 8) has answered: it is known
+	 * to serve nothing, so it does not hold up DIPC_EFOREIGN. */
 	for (unsigned i = 0; i < npeers; i++)
-		if (!peers[i].known)
+		if (!peers[i].known && !peers[i].refused)
 			return false;
 	return true;
 }
@@ -694,10 +699,15 @@ void gw_peer_up(uint32_t conn, uint64_t host, uint64_t incarnation)
 	 * requests, is not believed while that one lives. */
 	struct peer *holder = peer_by_host(host);
 	if (host == B.host || (holder && holder != p && !holder->dead)) {
-		logmsg("peer %s claims host %016llx, served by %s: ignored", p->endpoint,
-		       (unsigned long long)host, host == B.host ? "this bridge" : holder->endpoint);
+		/* Said once per claim, not at every pong. */
+		if (p->refused != host)
+			logmsg("peer %s claims host %016llx, served by %s: ignored", p->endpoint,
+			       (unsigned long long)host,
+			       host == B.host ? "this bridge" : holder->endpoint);
+		p->refused = host;
 		return;
 	}
+	p->refused = 0;
 	uint64_t now = now_ns();
 	bool again = !p->known || p->dead || p->incarnation != incarnation ||
 		     now - p->heard > 2 * PING_NS;

@@ -167,10 +167,17 @@ imp=$!
 pids="$pids $imp"
 for i in $(seq 100); do grep -q "7813 claims host $hostB" "$work/bridgeA.log" && break; sleep 0.1; done
 r=$(at A "$BH" send "$work/chB.desc" 11 3 64 5000 bytes | grep -c '^ok 11')
+# A host nobody serves: the impostor, whose claim is ignored, does not
+# count as a peer still to be heard from, so the answer is at once.
+awk '{ print substr($0, 1, 80) "0123456789abcdef" substr($0, 97) }' "$work/chB.desc" \
+	>"$work/nohost.desc"
+nohost=$(at A "$BH" attach "$work/nohost.desc")
 wait $imp
 claimed=$(grep -c "7813 claims host $hostB, served by tcp://127.0.0.1:7812: ignored" "$work/bridgeA.log")
-[ -n "$hostB" ] && [ "$claimed" -ge 1 ] && [ "$r" = 3 ] && grep -q "[1-9][0-9]* hellos and pings, 0 requests" "$work/imp.out"
-check $? "a peer claiming another bridge's host is ignored and gets none of its requests ($r of 3 sent; $(cat "$work/imp.out"); claim logged $claimed times)"
+[ -n "$hostB" ] && [ "$claimed" = 1 ] && [ "$r" = 3 ] && grep -q "[1-9][0-9]* hellos and pings, 0 requests" "$work/imp.out"
+check $? "a peer claiming another bridge's host is ignored, said once, and gets none of its requests ($r of 3 sent; $(cat "$work/imp.out"); claim logged $claimed times)"
+[ "$(echo "$nohost" | awk '{ print $1, $2 }')" = "error -17" ]
+check $? "meanwhile a channel of a host nobody serves is DIPC_EFOREIGN ($nohost)"
 
 # ---- afterwards ---------------------------------------------------------------------
 kill -0 "$(cat "$work/bridgeA.pid")" 2>/dev/null && kill -0 "$(cat "$work/bridgeB.pid")" 2>/dev/null
