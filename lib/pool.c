@@ -20,9 +20,8 @@
 #include <stdlib.h>
 
 #define SER_MAGIC 0x50435049u  /* "IPCP" */
-/* How long an attach waits for a pool its creator has not finished, and
- * how often it looks (open_by_segname). */
-#define POOL_READY_NS     (2ull * 1000 * 1000 * 1000)
+/* How often an attach looks again at a pool its creator has not
+ * finished (open_by_segname; how long it waits: POOL_READY_NS). */
 #define POOL_READY_NAP_NS (1000ull * 1000)
 
 static uint64_t mix64(uint64_t x)
@@ -503,9 +502,9 @@ static bool pool_unfinished(int open_rc, const struct dipc_os_shm *shm)
 }
 
 static int open_by_segname(const char *segname, const char *name, unsigned flags,
-			   dipc_pool **pool)
+			   uint64_t wait_ns, dipc_pool **pool)
 {
-	/* A pool being created is waited for, as far as POOL_READY_NS: an
+	/* A pool being created is waited for, as far as wait_ns: an
 	 * attacher that races its creator (a server restarting, a peer
 	 * started at the same moment) gets the pool, not an error that
 	 * calls it corrupt.  One never finished (its creator died or
@@ -520,9 +519,10 @@ static int open_by_segname(const char *segname, const char *name, unsigned flags
 		if (unfinished) {
 			uint64_t now = dipc_os_now_ns();
 			if (!give_up)
-				give_up = now + POOL_READY_NS;
+				give_up = now + wait_ns;
 			if (now < give_up) {
-				dipc_os_sleep_ns(POOL_READY_NAP_NS);
+				uint64_t nap = give_up - now;
+				dipc_os_sleep_ns(nap < POOL_READY_NAP_NS ? nap : POOL_READY_NAP_NS);
 				continue;
 			}
 			DIPC_LOG(DIPC_LOG_BASIC, "pool %s was never finished by its creator", name);
@@ -548,7 +548,7 @@ static int open_by_segname(const char *segname, const char *name, unsigned flags
 	}
 }
 
-int dipc_pool_attach_name_flags(const char *name, unsigned flags, dipc_pool **pool)
+int pool_attach_name_within(const char *name, unsigned flags, uint64_t wait_ns, dipc_pool **pool)
 {
 	if (!pool)
 		return DIPC_EINVAL;
@@ -559,7 +559,12 @@ int dipc_pool_attach_name_flags(const char *name, unsigned flags, dipc_pool **po
 	int rc = dipc_name_build(DIPC_SEG_POOL, name, segname, sizeof(segname));
 	if (rc)
 		return rc;
-	return open_by_segname(segname, name, flags, pool);
+	return open_by_segname(segname, name, flags, wait_ns, pool);
+}
+
+int dipc_pool_attach_name_flags(const char *name, unsigned flags, dipc_pool **pool)
+{
+	return pool_attach_name_within(name, flags, POOL_READY_NS, pool);
 }
 
 int dipc_pool_attach_name(const char *name, dipc_pool **pool)

@@ -316,6 +316,12 @@ uint64_t pool_alloc_size(const dipc_pool *p, uint64_t size);
 #define POOL_SER_LEN (8 + 8 + 8 + 1 + DIPC_NAME_MAX + 1)
 int pool_serialize_into(const dipc_pool *p, unsigned char *buf);
 int pool_attach_ser(const unsigned char *buf, size_t len, dipc_pool **out);
+/* dipc_pool_attach_name_flags, waiting at most wait_ns (not
+ * POOL_READY_NS) for a pool its creator has not finished: for a caller
+ * with a deadline of its own. */
+#define POOL_READY_NS (2ull * 1000 * 1000 * 1000)
+int pool_attach_name_within(const char *name, unsigned flags, uint64_t wait_ns,
+			    dipc_pool **pool);
 
 static inline void *pool_ptr(const dipc_pool *p, uint64_t off)
 {

@@ -141,15 +141,18 @@ struct gw_new {
 
 /* Attach the gateway that runs now, without the lock: attaching a pool
  * may wait for its creator to finish it (a bridge starting), and the
- * lock is never held across a wait on another process.  old_nonce is
- * the gateway we have, whose bridge is dead: finding it again is
- * finding no bridge. */
-static int gw_attach(uint64_t old_nonce, struct gw_new *n)
+ * lock is never held across a wait on another process, and the wait
+ * ends by the caller's deadline.  old_nonce is the gateway we have,
+ * whose bridge is dead: finding it again is finding no bridge. */
+static int gw_attach(uint64_t old_nonce, uint64_t deadline, struct gw_new *n)
 {
 	char name[DIPC_NAME_MAX + 1];
 	gateway_name(name, sizeof(name));
 	dipc_pool *pool;
-	int rc = dipc_pool_attach_name(name, &pool);
+	/* A bridge making its gateway is waited for, within the caller's
+	 * deadline. */
+	int rc = pool_attach_name_within(name, 0, (uint64_t)dipc_time_left(deadline, POOL_READY_NS),
+					 &pool);
 	if (rc == DIPC_ENOENT || rc == DIPC_EINVAL || rc == DIPC_ENAMETOOLONG) {
 		DIPC_LOG(DIPC_LOG_BASIC, "no dipc-bridge runs for this user here: "
 			 "gateway pool %s not found", name);
@@ -199,8 +202,8 @@ static int gw_attach(uint64_t old_nonce, struct gw_new *n)
 	return 0;
 }
 
-/* Make the gateway handles of this process, or check them. */
-static int gw_open(unsigned *gen)
+/* Make the gateway handles of this process, or check them, by deadline. */
+static int gw_open(unsigned *gen, uint64_t deadline)
 {
 	dipc_spin_lock(&gw.lock);
 	gw_own_locked();
@@ -222,7 +225,7 @@ static int gw_open(unsigned *gen)
 	if (live)
 		return 0;
 	struct gw_new n;
-	int rc = gw_attach(old_nonce, &n);
+	int rc = gw_attach(old_nonce, deadline, &n);
 	if (rc)
 		return rc;
 	dipc_spin_lock(&gw.lock);
@@ -418,16 +421,13 @@ static int64_t left_of(uint64_t deadline)
 	return t ? t : DIPC_TRY_ONCE;
 }
 
-/* Wake the bridge for a request just posted, if it has a bell. */
-static int rung(int rc)
+/* Wake the bridge for a request just posted, if it has a bell (ring:
+ * gw.ring, read with the handles the request went through; gw.bell,
+ * once set, never changes). */
+static int rung(int rc, bool ring)
 {
-	if (rc == 0) {
-		dipc_spin_lock(&gw.lock);
-		bool ring = gw.ring;
-		dipc_spin_unlock(&gw.lock);
-		if (ring)
-			dipc_os_bell_ring(&gw.bell);
-	}
+	if (rc == 0 && ring)
+		dipc_os_bell_ring(&gw.bell);
 	return rc;
 }
 
@@ -437,6 +437,7 @@ static int post(const struct call *c, int op, struct reply_slot *s, uint64_t dea
 	dipc_spin_lock(&gw.lock);
 	dipc_sendh *reqh = gw.reqh;
 	dipc_pool *pool = gw.pool;
+	bool ring = gw.ring;
 	dipc_spin_unlock(&gw.lock);
 	if (!reqh)
 		return DIPC_EFOREIGN;
@@ -461,7 +462,7 @@ static int post(const struct call *c, int op, struct reply_slot *s, uint64_t dea
 		memcpy(b + sizeof(q) + q.desc_len, rd, q.reply_len);
 		if (plen)
 			memcpy(b + head, c->payload, plen);
-		return rung(dipc_sendh_send_bytes(reqh, b, total, t));
+		return rung(dipc_sendh_send_bytes(reqh, b, total, t), ring);
 	}
 	/* Large: straight into a gateway allocation, which travels. */
 	dipc_mem *mem;
@@ -482,7 +483,7 @@ static int post(const struct call *c, int op, struct reply_slot *s, uint64_t dea
 	}
 	rc = dipc_sendh_send(reqh, m, NULL, DIPC_TRANSFER_ON_SEND, left_of(deadline));
 	dipc_msg_destroy(m, rc != 0);
-	return rung(rc);
+	return rung(rc, ring);
 }
 
 /* Tell the bridge what became of a receive (or that a call gave up);
@@ -491,8 +492,9 @@ static void post_word(struct call *c, int op)
 {
 	/* To the bridge that runs now, if its predecessor died (a dead
 	 * one's channel is read by the next for a while, gateway.c). */
-	gw_open(NULL);
-	post(c, op, NULL, dipc_deadline(50 * 1000 * 1000));
+	uint64_t deadline = dipc_deadline(50 * 1000 * 1000);
+	gw_open(NULL, deadline);
+	post(c, op, NULL, deadline);
 }
 
 /* A reply for us?  Take the next one from the slot: 1 if it answers c
@@ -572,7 +574,7 @@ static int call_run(struct call *c, int64_t timeout)
 						      : dipc_deadline(timeout);
 	c->remote_timeout = timeout == DIPC_TRY_ONCE ? DIPC_TRY_ONCE : remote_budget(timeout);
 	unsigned gen = 0;
-	int rc = gw_open(&gen);
+	int rc = gw_open(&gen, deadline);
 	/* No bridge: attach says so at once; a call on a channel attached
 	 * before waits for the bridge to be back, as far as its deadline. */
 	if (rc && (c->op == GW_ATTACH || rc != DIPC_EFOREIGN))
@@ -623,7 +625,7 @@ static int call_run(struct call *c, int64_t timeout)
 		}
 		posted = dipc_os_now_ns();
 		unsigned ngen;
-		rc = gw_open(&ngen);
+		rc = gw_open(&ngen, deadline);
 		if (rc)
 			continue;
 		if (s && ngen != gen) {

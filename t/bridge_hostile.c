@@ -448,6 +448,18 @@ static long proc_field(int pid, const char *key)
 	return v;
 }
 
+/* The key pair of a dipc-bridge key file ("public KEY", "secret KEY"). */
+static void read_keys(const char *keyfile, char pub[41], char sec[41])
+{
+	char line[256];
+	FILE *f = fopen(keyfile, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "public %40s", pub) != 1)
+			sscanf(line, "secret %40s", sec);
+	if (f)
+		fclose(f);
+}
+
 static int wire_attack(const char *endpoint, const char *server_key, const char *keyfile,
 		       int bridge_pid)
 {
@@ -455,13 +467,8 @@ static int wire_attack(const char *endpoint, const char *server_key, const char 
 	sock = zmq_socket(ctx, ZMQ_DEALER);
 	int zero = 0;
 	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
-	char pub[41] = "", sec[41] = "", line[256];
-	FILE *f = fopen(keyfile, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "public %40s", pub) != 1)
-			sscanf(line, "secret %40s", sec);
-	if (f)
-		fclose(f);
+	char pub[41] = "", sec[41] = "";
+	read_keys(keyfile, pub, sec);
 	zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_key, 41);
 	zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 41);
 	zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 41);
@@ -622,13 +629,8 @@ static int impostor(const char *endpoint, const char *keyfile, const char *hosth
 	void *s = zmq_socket(ctx, ZMQ_ROUTER);
 	int zero = 0, one = 1;
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-	char pub[41] = "", sec[41] = "", line[256];
-	FILE *f = fopen(keyfile, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "public %40s", pub) != 1)
-			sscanf(line, "secret %40s", sec);
-	if (f)
-		fclose(f);
+	char pub[41] = "", sec[41] = "";
+	read_keys(keyfile, pub, sec);
 	if (zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
 	    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 41) || zmq_bind(s, endpoint)) {
 		printf("impostor: cannot listen on %s\n", endpoint);
