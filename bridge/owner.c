@@ -97,7 +97,7 @@ struct held {
 struct job {
 	struct job *next;
 	struct wire w;
-	uint32_t conn;
+	_Atomic uint32_t conn;      /* where to answer: the newest request's */
 	struct chan_ent *ce;
 	void *payload;
 	size_t plen;
@@ -472,7 +472,7 @@ static void job_end(struct job *j, int rc, uint64_t value, struct held *h, size_
 		it->res.rc = rc;
 		it->res.value = value;
 		it->res.value2 = size;
-		it->conn = j->conn;
+		it->conn = atomic_load(&j->conn);
 		it->held = h;
 		q_push(it);
 	}
@@ -621,7 +621,7 @@ static int job_start(uint32_t conn, const struct wire *w, struct chan_ent *ce,
 		memcpy(j->payload, payload, plen);
 	}
 	j->w = *w;
-	j->conn = conn;
+	atomic_init(&j->conn, conn);
 	j->ce = ce;
 	j->plen = plen;
 	atomic_store(&j->seen, now_ns());
@@ -789,7 +789,7 @@ void own_request(uint32_t conn, const struct wire *w, const void *payload, size_
 	struct job *j = job_find(w->client, w->id);
 	if (j) {
 		atomic_store(&j->seen, now_ns());
-		j->conn = conn;
+		atomic_store(&j->conn, conn);
 	}
 	pthread_mutex_unlock(&jobs_lock);
 	bool probe = w->op == GW_SEND && w->arg == W_PROBE;

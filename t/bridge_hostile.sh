@@ -186,4 +186,10 @@ r=$(at A "$BH" send "$work/chB.desc" 9 1 64 5000 bytes | head -n 1)
 [ "$r" = "ok 9 0" ]
 check $? "and carry a good message ($r)"
 for f in gw wire; do [ -s "$work/$f.err" ] && sed 's/^/# /' "$work/$f.err"; done
+# A bridge of this run that a sanitizer or the C runtime reported on
+# (its log is here, not in the suite's logs, so it is copied out).
+reports=$(cat "$work"/bridge*.log | grep -E "Sanitizer|runtime error|SUMMARY:|[Aa]bort" | head -n 20)
+[ -z "$reports" ]
+check $? "no sanitizer or runtime report in the bridges' logs"
+[ -z "$reports" ] || echo "$reports" | sed 's/^/# /'
 echo "1..$t"
