@@ -16,6 +16,7 @@
 #include <dragonipc.h>
 #include "gateway.h"
 #include "transport.h"
+#include "wire.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,33 +24,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- the wire between bridges ------------------------------------------------ */
-
-#define W_MAGIC   0x31574244u   /* "DBW1" */
-#define W_VERSION 1u
-enum { W_HELLO = 1, W_HELLO_ACK, W_PING, W_PONG, W_REQ, W_REP, W_HAVE };
-/* W_HAVE (owner to gateway): value 1, "I have request id and am doing
- * it"; 0, "I do not have it, send it whole".  W_PROBE in a W_REQ of
- * GW_SEND's arg: the request again without its payload, to keep it alive
- * and learn its fate; never done by the owner (gateway.c rule 10). */
-#define W_PROBE 1u
-
-struct wire {
-	uint16_t kind;
-	uint16_t op;            /* enum gw_op */
-	int32_t rc;
-	uint64_t host;          /* the sender's host id */
-	uint64_t incarnation;   /* the sender's start */
-	uint32_t pid;           /* the calling process */
-	uint64_t client, id, low;
-	int64_t timeout;
-	uint64_t arg, value, value2;
-	uint16_t desc_len;
-	unsigned char desc[DIPC_SERIAL_MAX];
-};
-#define W_FIXED 96
-size_t wire_encode(const struct wire *w, unsigned char *out);
-int wire_decode(const void *buf, size_t len, struct wire *w);
 
 /* ---- the queue into the network thread --------------------------------------- */
 

@@ -39,7 +39,7 @@
  *
  * 7. A request is an outsider's.  Any process of the user can write to
  *    the request channel, so a request is copied out of the pool once
- *    and checked in private memory (req_check) before anything uses it:
+ *    and checked in private memory (gw_req_check, wire.c) before anything uses it:
  *    magic, version, op, every length against the message's own size, a
  *    timeout the API knows, a payload no larger than the bridge carries.
  *    One that fails is answered with the reason (DIPC_EINVAL,
@@ -157,24 +157,6 @@ static unsigned bucket_of(uint64_t client, uint64_t id)
 
 /* Rule 7: 0, or why the request is refused.  *answerable says that its
  * reply channel descriptor is whole, so that the refusal can be told. */
-static int req_check(const struct gw_req *q, size_t n, bool *answerable)
-{
-	*answerable = n >= sizeof(*q) && q->magic == GW_MAGIC_REQ && q->reply_len > 0 &&
-		      q->desc_len <= DIPC_SERIAL_MAX && q->reply_len <= DIPC_SERIAL_MAX &&
-		      sizeof(*q) + (size_t)q->desc_len + q->reply_len <= n;
-	if (n < sizeof(*q) || q->magic != GW_MAGIC_REQ || q->version != GW_VERSION ||
-	    q->op < GW_ATTACH || q->op > GW_OP_MAX || q->desc_len < 48 ||
-	    q->desc_len > DIPC_SERIAL_MAX || q->reply_len > DIPC_SERIAL_MAX ||
-	    sizeof(*q) + (size_t)q->desc_len + q->reply_len > n ||
-	    (q->op != GW_SEND && sizeof(*q) + (size_t)q->desc_len + q->reply_len != n) ||
-	    ((q->op == GW_ACK || q->op == GW_CANCEL) != (q->reply_len == 0)) ||
-	    q->timeout < DIPC_WAIT_FOREVER)
-		return DIPC_EINVAL;
-	if (n - sizeof(*q) - q->desc_len - q->reply_len > B.max_msg)
-		return DIPC_EMSGSIZE;
-	return 0;
-}
-
 /* Take one request off rh (waiting up to timeout) and check it (rule 7):
  * an item for the network thread, or NULL with *rc saying why none. */
 static struct item *read_request(dipc_recvh *rh, int64_t timeout, int *rc)
@@ -200,7 +182,7 @@ static struct item *read_request(dipc_recvh *rh, int64_t timeout, int *rc)
 	/* Read once into private memory, then check (rule 7). */
 	memcpy(&it->req, p, n < sizeof(it->req) ? n : sizeof(it->req));
 	bool answerable;
-	int bad = req_check(&it->req, n, &answerable);
+	int bad = gw_req_check(&it->req, n, B.max_msg, &answerable);
 	const unsigned char *b = (const unsigned char *)p + sizeof(it->req);
 	if (bad) {
 		vlog("gateway: a malformed request refused: %s", dipc_strerror(bad));
