@@ -23,6 +23,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ST_MAGIC   0x4554415453424944ull  /* "DIBSTATE" */
@@ -30,6 +31,8 @@
 #define NREC       32768u
 #define NIDX       (2 * NREC)           /* a power of two */
 #define NLOW       8192u
+/* How long a starting bridge waits for its predecessor to exit. */
+#define LOCK_WAIT_MS 2000
 
 struct st_hdr {
 	uint64_t magic;
@@ -246,10 +249,18 @@ int state_open(const char *gateway)
 	/* The lock first: held for the bridge's life and let go by the
 	 * kernel at its death, it says that the segment is ours alone now,
 	 * whoever made it. */
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		close(fd);
-		fprintf(stderr, "dipc-bridge: another dipc-bridge runs for gateway %s\n", gateway);
-		return -1;
+	/* A bridge stopped or killed just before this one started may not
+	 * have exited yet: it is given LOCK_WAIT_MS to let go. */
+	int tries = 0;
+	while (flock(fd, LOCK_EX | LOCK_NB)) {
+		if (errno != EWOULDBLOCK || ++tries > LOCK_WAIT_MS / 50) {
+			close(fd);
+			fprintf(stderr, "dipc-bridge: another dipc-bridge runs for gateway %s\n",
+				gateway);
+			return -1;
+		}
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
 	}
 	/* Unfinished: a bridge died making it (before its size, or before
 	 * its magic, which is written last).  Nothing in it was ever used,

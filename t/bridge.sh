@@ -85,7 +85,7 @@ for h in $hosts; do
 		skip_all "cannot make mount and UTS namespaces here"
 done
 
-echo "1..35"
+echo "1..37"
 t=0
 ok() { t=$((t + 1)); echo "ok $t - $1"; }
 notok() { t=$((t + 1)); echo "not ok $t - $1"; }
@@ -134,8 +134,25 @@ ypid=$!
 pids="$pids $ypid"
 await "$work/unfinished.log" "running" && kill -0 $ypid 2>/dev/null
 check $? "a state segment a bridge died making does not keep the next from starting ($(grep -v WARNING "$work/unfinished.log" | head -n 1))"
-kill $ypid 2>/dev/null
+# One bridge per gateway: a second is refused while the first runs...
+out=$(at A "$BR" --allow-root -g "$tag-y" --allow-unauthenticated -l "tcp://$addrA:7792" 2>&1)
+echo "$out" | grep -q "another dipc-bridge runs"
+check $? "a second bridge of the same gateway is refused while the first runs ($(echo "$out" | grep -v WARNING | head -n 1))"
+# ...but one started while the first is still on its way out (stopped
+# here, so that it cannot exit before the next starts) waits for it.
+kill -STOP $ypid
+on A "$BR" --allow-root -g "$tag-y" --allow-unauthenticated -l "tcp://$addrA:7793" \
+	>"$work/successor.log" 2>&1 &
+succ=$!
+pids="$pids $succ"
+sleep 0.5
+kill -TERM $ypid
+kill -CONT $ypid
 wait $ypid 2>/dev/null
+await "$work/successor.log" "running" && kill -0 $succ 2>/dev/null
+check $? "a bridge started while its predecessor exits waits for it and takes over ($(grep -v WARNING "$work/successor.log" | head -n 1))"
+kill $succ 2>/dev/null
+wait $succ 2>/dev/null
 
 # A process that exited (a zombie until waited for counts as gone).
 gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
